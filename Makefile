@@ -1,0 +1,23 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# torch 2.13.0 is a CPU build that this machine has on disk; an unpinned torch pulls a CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+.PHONY: install test demo quick
+install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/imitlm demo --output_dir runs/demo
+
+quick: $(VENV)/.installed
+	$(VENV)/bin/imitlm demo --quick --output_dir runs/demo-quick
