@@ -1,0 +1,90 @@
+"""`imitlm evaluate`: generate completions for held-out prompts and score them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from imitlm.errors import UserError
+from imitlm.evaluation.generation import bksp_id_of, generate_samples
+from imitlm.evaluation.metrics import accuracy, perplexity
+from imitlm.tasks import arithmetic_rows
+from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
+from imitlm.training.batches import pad_batch
+from imitlm.training.data import encode_prompt
+from imitlm.training.layouts import make_layout
+
+
+def load_trained(model_dir: str):
+    if not Path(model_dir).exists() and model_dir.startswith((".", "/")):
+        raise UserError(f"model directory not found: {model_dir}; pass the output_dir of `imitlm train`")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
+    except OSError as error:
+        raise UserError(f"could not load a model from {model_dir} ({str(error).splitlines()[0]})") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
+
+
+def load_eval_rows(task: str | None, data: str | None, split: str, num_examples: int, seed: int, difficulty: int,
+                   tokenizer=None) -> datasets.Dataset:
+    if data is not None:
+        rows = to_prompt_completion(load_raw_dataset(data), tokenizer, source=data)
+    elif task == "arithmetic":
+        rows = arithmetic_rows(split, num_examples, seed, difficulty)
+    else:
+        raise UserError("say what to evaluate on: --task arithmetic, or --data FILE.jsonl with prompt/completion rows")
+    return rows.select(range(min(num_examples, len(rows)))) if num_examples else rows
+
+
+@torch.no_grad()
+def completion_nll(model, tokenizer, rows, batch_size: int = 64) -> tuple[float, int]:
+    """Summed negative log-likelihood of the reference completions (+EOS) and their token count."""
+    total, count = 0.0, 0
+    eos = tokenizer.eos_token_id
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start : start + batch_size]
+        prompts = [encode_prompt(tokenizer, p) for p in chunk["prompt"]]
+        completions = [tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in chunk["completion"]]
+        batch = pad_batch(prompts, completions, tokenizer.pad_token_id)
+        layout = make_layout(batch, bksp_id=None, eos_id=eos, pad_id=tokenizer.pad_token_id, dtype=model.dtype)
+        logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        picked = log_probs.gather(-1, layout.targets.clamp(min=0)[..., None])[..., 0]  # (B, T)
+        total -= float(picked[layout.target_mask].sum())
+        count += int(layout.target_mask.sum())
+    return total, count
+
+
+def evaluate(model, tokenizer, rows, *, max_new_tokens: int = 32, batch_size: int = 64, do_sample: bool = False,
+             temperature: float = 1.0, seed: int = 0, force_prob: float = 0.0, force_token_ids=None) -> dict:
+    prompts, references = list(rows["prompt"]), list(rows["completion"])
+    samples = generate_samples(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                               do_sample=do_sample, temperature=temperature, seed=seed, force_prob=force_prob,
+                               force_token_ids=force_token_ids)
+    bksp = bksp_id_of(model)
+    num_actions = sum(len(s.actions) for s in samples)
+    nll, tokens = completion_nll(model, tokenizer, rows, batch_size)
+    return {
+        "accuracy": accuracy([s.text for s in samples], references),
+        "num_examples": len(samples),
+        "perplexity": perplexity(nll, tokens),
+        "backspace_rate": sum(s.num_backspaces(bksp) for s in samples) / max(num_actions, 1),
+        "finished_rate": sum(s.finished for s in samples) / max(len(samples), 1),
+        "samples": [{"prompt": s.prompt, "text": s.text, "reference": r} for s, r in zip(samples[:20], references)],
+    }
+
+
+def write_json(result: dict, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)

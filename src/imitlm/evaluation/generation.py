@@ -1,0 +1,62 @@
+"""Generate completions from prompt strings with the batched backspace generator (works with or without <bksp>)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from imitlm.training.data import encode_prompt
+
+
+@dataclass
+class Sample:
+    prompt: str
+    text: str  # final text, after applying backspaces
+    actions: list[int]  # the full action trace, <bksp> included
+    finished: bool  # ended with EOS
+
+    def num_backspaces(self, bksp_id: int | None) -> int:
+        return self.actions.count(bksp_id) if bksp_id is not None else 0
+
+
+def bksp_id_of(model) -> int | None:
+    return getattr(model.config, "bksp_token_id", None)
+
+
+@torch.no_grad()
+def generate_samples(
+    model,
+    tokenizer,
+    prompts: list[str],
+    *,
+    max_new_tokens: int = 32,
+    batch_size: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    force_prob: float = 0.0,
+    force_token_ids: list[int] | None = None,
+    max_state_length: int | None = None,
+) -> list[Sample]:
+    from imitlm.rollout.generate import generate_with_backspace
+
+    model.eval()
+    bksp_id = bksp_id_of(model)
+    generator = torch.Generator().manual_seed(seed)
+    samples = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        result = generate_with_backspace(
+            model, [encode_prompt(tokenizer, p) for p in chunk], bksp_id=bksp_id if bksp_id is not None else -1,
+            eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id, max_new_actions=max_new_tokens,
+            max_state_length=max_state_length, do_sample=do_sample, temperature=temperature, top_k=top_k,
+            top_p=top_p, generator=generator, allow_backspace=bksp_id is not None, force_prob=force_prob,
+            force_token_ids=force_token_ids,
+        )
+        for prompt, final_ids, actions, finished in zip(chunk, result.final_ids, result.actions, result.finished):
+            text = tokenizer.decode(list(final_ids), skip_special_tokens=True)
+            samples.append(Sample(prompt, text, list(actions), bool(finished)))
+    return samples

@@ -1,0 +1,38 @@
+"""Evaluation metrics (DESIGN sec 7): accuracy, diversity (distinct-n, Self-BLEU), perplexity."""
+
+from __future__ import annotations
+
+import math
+
+
+def exact_match(prediction: str, reference: str) -> bool:
+    return prediction.strip() == reference.strip()
+
+
+def accuracy(predictions: list[str], references: list[str]) -> float:
+    if not references:
+        return float("nan")
+    return sum(exact_match(p, r) for p, r in zip(predictions, references)) / len(references)
+
+
+def distinct_n(texts: list[str], n: int, tokenize=str.split) -> float:
+    """Distinct n-grams / all n-grams over a set of texts (Li et al. 2016)."""
+    grams = [tuple(tokens[i : i + n]) for tokens in map(tokenize, texts) for i in range(len(tokens) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def self_bleu(texts: list[str], tokenize: str = "13a") -> float:
+    """Mean sentence BLEU of each text against the others (Zhu et al. 2018), via sacrebleu; lower = more diverse."""
+    import sacrebleu
+
+    if len(texts) < 2:
+        return float("nan")
+    scores = []
+    for i, hypothesis in enumerate(texts):
+        references = texts[:i] + texts[i + 1 :]
+        scores.append(sacrebleu.sentence_bleu(hypothesis, references, tokenize=tokenize).score)
+    return sum(scores) / len(scores)
+
+
+def perplexity(total_nll: float, num_tokens: int) -> float:
+    return math.exp(total_nll / num_tokens) if num_tokens else float("nan")

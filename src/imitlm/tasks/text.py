@@ -1,0 +1,70 @@
+"""Generic text data: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder (as TRL's scripts).
+
+Rows have `text`, or `prompt` + `completion`, or chat `messages` (rendered with the tokenizer's chat template).
+Every loader returns rows with string columns `prompt` and `completion` (plain text: empty prompt).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+
+from imitlm.errors import UserError
+
+LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
+    path = Path(name_or_path)
+    if path.exists():
+        files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
+        if not files:
+            raise UserError(f"no jsonl/csv/parquet files in {path}; point --dataset_name at a data file or folder")
+        suffixes = {p.suffix for p in files}
+        if len({LOCAL_FORMATS.get(s) for s in suffixes}) != 1 or None in {LOCAL_FORMATS.get(s) for s in suffixes}:
+            raise UserError(f"{path}: unsupported or mixed file types {sorted(suffixes)}; use one of jsonl, csv, parquet")
+        builder = LOCAL_FORMATS[files[0].suffix]
+        try:
+            return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train")
+        except UnicodeDecodeError:
+            raise UserError(f"{path} is not UTF-8 text; re-encode it as UTF-8") from None
+        except Exception as error:  # datasets wraps parse errors in many types
+            if "utf-8" in str(error).lower() or "decode" in str(error).lower():
+                raise UserError(f"{path} is not UTF-8 text; re-encode it as UTF-8") from None
+            raise UserError(f"could not read {path} as {builder}: {str(error).splitlines()[0]}") from None
+    if name_or_path.startswith((".", "/")) or Path(name_or_path).suffix in LOCAL_FORMATS:
+        raise UserError(f"data file not found: {name_or_path}; check the path")
+    return datasets.load_dataset(name_or_path, config_name, split=split)
+
+
+def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str = "dataset") -> datasets.Dataset:
+    """Normalise columns to `prompt`/`completion` strings."""
+    if len(dataset) == 0:
+        raise UserError(f"{source} is empty; give a dataset with at least one row")
+    columns = set(dataset.column_names)
+    if {"prompt", "completion"} <= columns:
+        rows = dataset.select_columns(["prompt", "completion"])
+    elif "text" in columns:
+        rows = dataset.map(lambda row: {"prompt": "", "completion": row["text"]}, remove_columns=dataset.column_names)
+    elif "messages" in columns:
+        if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+            raise UserError(f"{source} has chat `messages` but the tokenizer has no chat template; use a chat model's "
+                            "tokenizer or convert the rows to prompt/completion")
+
+        def render(row):
+            messages = row["messages"]
+            if not messages or messages[-1].get("role") != "assistant":
+                raise UserError(f"{source}: every `messages` row must end with an assistant turn")
+            prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+            return {"prompt": prompt, "completion": messages[-1]["content"]}
+
+        rows = dataset.map(render, remove_columns=dataset.column_names)
+    else:
+        raise UserError(f"{source} has columns {sorted(columns)}; it needs `text`, `prompt` and `completion`, or `messages`")
+    for i, row in enumerate(rows):
+        if not isinstance(row["completion"], str) or not row["completion"].strip():
+            raise UserError(f"{source}: row {i} has an empty completion; remove it or fill it in")
+        if row["prompt"] is None:
+            raise UserError(f"{source}: row {i} has no prompt; use an empty string for none")
+    return rows

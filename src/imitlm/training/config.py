@@ -1,0 +1,135 @@
+"""The one typed config: Python, YAML recipes and command-line flags all map to `ImitConfig`.
+
+It subclasses `transformers.TrainingArguments` (as TRL's configs do), so every Trainer option
+(batch size, accumulation, FSDP, `report_to`, checkpointing, ...) is available unchanged; the
+fields below add the model, the task and the imitation objective.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from transformers import TrainingArguments
+
+from imitlm.errors import UserError
+
+OBJECTIVES = ("mle", "mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
+DIVERGENCE_NAMES = ("chi2", "kl", "reverse_kl", "forward_kl", "js", "hellinger", "tv")
+TASKS = ("arithmetic", "text")
+
+
+@dataclass
+class ImitConfig(TrainingArguments):
+    """Training configuration for `imitlm train` (all of `transformers.TrainingArguments`, plus these)."""
+
+    # --- model -------------------------------------------------------------------------------
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Pretrained model: a Hugging Face hub name or a local directory (loaded with from_pretrained). "
+                  "Leave empty to train from scratch with `model_config`."},
+    )
+    model_config: dict[str, Any] | None = field(
+        default=None,
+        metadata={"help": "Model architecture for training from scratch, e.g. {model_type: gpt2, n_layer: 2, n_embd: 64} "
+                  "(any transformers causal-LM family: gpt2, llama, qwen2, ...). Set in YAML."},
+    )
+    tokenizer_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Tokenizer (hub name or directory). Default: the model's own, or the task's character-level "
+                  "tokenizer when training from scratch."},
+    )
+    attn_implementation: str = field(
+        default="sdpa",
+        metadata={"help": "Attention kernel: sdpa or eager (the <bksp> layout needs a 4D mask; flash-attention ignores it)."},
+    )
+    # --- data --------------------------------------------------------------------------------
+    task: str = field(default="arithmetic", metadata={"help": f"Task: one of {', '.join(TASKS)}."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "For --task text: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder with "
+                  "`text`, `prompt`/`completion` or chat `messages` columns."},
+    )
+    dataset_config: str | None = field(default=None, metadata={"help": "Dataset configuration name (hub datasets)."})
+    dataset_train_split: str = field(default="train", metadata={"help": "Split used for training."})
+    dataset_test_split: str | None = field(default=None, metadata={"help": "Split used for evaluation, if any."})
+    num_train_examples: int = field(default=20000, metadata={"help": "Arithmetic: number of training questions."})
+    num_eval_examples: int = field(default=200, metadata={"help": "Arithmetic: number of validation questions."})
+    difficulty: int = field(
+        default=1, metadata={"help": "Arithmetic difficulty 0 (short numbers) .. 3 (mathematics_dataset training range)."}
+    )
+    task_seed: int = field(default=0, metadata={"help": "Seed of the task's question generator."})
+    max_length: int = field(default=128, metadata={"help": "Maximum tokens of prompt + completion; longer rows are dropped."})
+    # --- objective (DESIGN sec 3) -----------------------------------------------------------
+    objective: str = field(default="mle", metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
+    divergence: str | None = field(
+        default=None, metadata={"help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}."}
+    )
+    gamma: float = field(default=0.998, metadata={"help": "Discount factor gamma in (0, 1]."})
+    td_weight: float | None = field(
+        default=None, metadata={"help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: preset's."}
+    )
+    mix_beta: float | None = field(
+        default=None, metadata={"help": "Share beta of policy samples in the value/regulariser mixture, in [0, 1]. Default: preset's."}
+    )
+    il_weight: float | None = field(
+        default=None, metadata={"help": "eta in L = (1-eta) L_MLE + eta L_IL, in [0, 1]. Default: preset's."}
+    )
+    q_temperature: float = field(default=1.0, metadata={"help": "Temperature tau of the soft value V = tau*logsumexp(Q/tau)."})
+    noise_prob: float | None = field(
+        default=None, metadata={"help": "Probability of a noise token + <bksp> per completion position, in [0, 1). Default: preset's."}
+    )
+    mle_warmup_steps: int = field(default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."})
+    # --- rollouts (DESIGN sec 6) -------------------------------------------------------------
+    rollout_every: int = field(default=10, metadata={"help": "Generate fresh policy samples every this many steps (online presets)."})
+    rollout_batch_size: int = field(default=32, metadata={"help": "Sequences generated per rollout."})
+    rollout_buffer_size: int = field(default=256, metadata={"help": "Replay buffer capacity (sequences)."})
+    rollout_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of rollouts."})
+    max_new_tokens: int = field(default=32, metadata={"help": "Bound on generated actions per rollout/evaluation sample."})
+    # --- run -------------------------------------------------------------------------------------
+    overwrite_output_dir: bool = field(
+        default=False, metadata={"help": "Allow writing into an output directory that already holds a different run."}
+    )
+
+    def __post_init__(self):
+        if self.output_dir is None:
+            self.output_dir = "runs/imitlm"
+        if isinstance(self.model_config, str):  # given as a JSON flag on the command line
+            try:
+                self.model_config = json.loads(self.model_config)
+            except json.JSONDecodeError:
+                raise UserError(f"--model_config must be a JSON object, got {self.model_config!r}") from None
+        super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Range checks with one-line messages naming the fix."""
+        if self.objective not in OBJECTIVES:
+            raise UserError(f"unknown objective {self.objective!r}; use one of: {', '.join(OBJECTIVES)}")
+        if self.divergence is not None and self.divergence not in DIVERGENCE_NAMES:
+            raise UserError(f"unknown divergence {self.divergence!r}; use one of: {', '.join(DIVERGENCE_NAMES)}")
+        if self.task not in TASKS:
+            raise UserError(f"unknown task {self.task!r}; use one of: {', '.join(TASKS)}")
+        if self.task == "text" and not self.dataset_name:
+            raise UserError("--task text needs --dataset_name (a hub dataset name or a local jsonl/csv/parquet path)")
+        if self.model_name_or_path is None and self.model_config is None:
+            raise UserError("no model given: set --model_name_or_path, or model_config in the YAML to train from scratch")
+        if self.learning_rate < 0:
+            raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
+        if not 0.0 < self.gamma <= 1.0:
+            raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
+        for name in ("mix_beta", "il_weight"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise UserError(f"{name} must be in [0, 1], got {value}")
+        if self.noise_prob is not None and not 0.0 <= self.noise_prob < 1.0:
+            raise UserError(f"noise_prob must be in [0, 1), got {self.noise_prob}")
+        if self.td_weight is not None and self.td_weight < 0:
+            raise UserError(f"td_weight must be >= 0, got {self.td_weight}")
+        if self.q_temperature <= 0:
+            raise UserError(f"q_temperature must be > 0, got {self.q_temperature}")
+        if self.max_length < 2:
+            raise UserError(f"max_length must be >= 2, got {self.max_length}")
+        if not 0 <= self.difficulty <= 3:
+            raise UserError(f"difficulty must be 0..3, got {self.difficulty}")

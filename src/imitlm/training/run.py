@@ -1,0 +1,84 @@
+"""`imitlm train`: config -> data, tokenizer, model -> `ImitationTrainer` -> a saved model directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from imitlm.errors import UserError
+from imitlm.tasks import arithmetic, load_task_rows
+from imitlm.training.config import ImitConfig
+from imitlm.training.data import tokenize_rows
+from imitlm.training.models import load_model, load_tokenizer
+from imitlm.training.trainer import ImitationTrainer
+
+logger = logging.getLogger(__name__)
+RUN_FILE = "imitlm_run.json"
+
+
+def run_signature(config: ImitConfig) -> dict:
+    """What identifies a run: every option except the ones that only say where and how long."""
+    data = config.to_dict()
+    for key in ("output_dir", "logging_dir", "overwrite_output_dir", "resume_from_checkpoint", "max_steps",
+                "num_train_epochs", "report_to", "disable_tqdm", "save_steps", "logging_steps"):
+        data.pop(key, None)
+    return json.loads(json.dumps(data, default=str))
+
+
+def check_output_dir(config: ImitConfig) -> None:
+    """Refuse to mix two different runs in one output directory unless --overwrite_output_dir."""
+    path = Path(config.output_dir) / RUN_FILE
+    if not path.is_file() or config.overwrite_output_dir:
+        return
+    previous = json.loads(path.read_text())
+    if previous != run_signature(config):
+        changed = sorted(k for k in set(previous) | set(run_signature(config))
+                         if previous.get(k) != run_signature(config).get(k))
+        raise UserError(f"{config.output_dir} already holds a different run (differs in: {', '.join(changed[:5])}); "
+                        "choose another --output_dir or pass --overwrite_output_dir")
+
+
+def resolve_checkpoint(config: ImitConfig) -> str | None:
+    value = config.resume_from_checkpoint
+    if value in (None, "", "false", "False"):
+        return None
+    if value in ("true", "True", "last"):
+        last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
+        if last is None:
+            raise UserError(f"no checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint")
+        return last
+    if not Path(value).is_dir():
+        raise UserError(f"checkpoint {value} not found; give a checkpoint-N directory or 'last'")
+    return value
+
+
+def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
+    check_output_dir(config)
+    checkpoint = resolve_checkpoint(config)
+    set_seed(config.seed)
+    train_rows, eval_rows = load_task_rows(config)
+    tokenizer = load_tokenizer(config, train_rows)
+    model = load_model(config, tokenizer)
+    train_data = tokenize_rows(train_rows, tokenizer, config.max_length, source="training data")
+    eval_data = tokenize_rows(eval_rows, tokenizer, config.max_length, source="evaluation data") if eval_rows else None
+    noise_sampler = None
+    if config.task == "arithmetic":
+        noise_sampler = arithmetic.wrong_digit_sampler(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    trainer = ImitationTrainer(
+        model=model, args=config, train_dataset=train_data, eval_dataset=eval_data, processing_class=tokenizer,
+        peft_config=peft_config, callbacks=callbacks, noise_sampler=noise_sampler,
+    )
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    if trainer.is_world_process_zero():
+        (output / RUN_FILE).write_text(json.dumps(run_signature(config), indent=1))
+    trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model(config.output_dir)  # model + config (+ bksp_token_id) + tokenizer
+    if trainer.is_world_process_zero():
+        trainer.save_state()
+        (output / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+    return trainer

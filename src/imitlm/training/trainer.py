@@ -1,0 +1,226 @@
+"""`ImitationTrainer`: one thin `transformers.Trainer` subclass that runs every preset of DESIGN sec 3.
+
+What is specific to imitation learning lives in four places, marked below:
+  1. `get_batch_samples`: rollouts into the replay buffer, policy rows mixed into each batch;
+  2. `_get_num_items_in_batch`: global (data, policy) token counts over accumulation window and ranks;
+  3. `compute_loss`: the backspace layout, one forward pass, the objective;
+  4. checkpoint hooks: the replay buffer and our random generators travel with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import defaultdict
+
+import torch
+from transformers import Trainer
+
+from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss
+from imitlm.training.batches import concat_batches, target_counts
+from imitlm.training.collator import ImitationCollator
+from imitlm.training.layouts import make_layout
+from imitlm.training.rollouts import ReplayBuffer, collect_rollouts
+
+STATE_FILE = "imitlm_state.pt"
+
+
+def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
+    """Preset defaults, overridden by the config's explicit values."""
+    preset = get_preset(args.objective)
+
+    def pick(name):
+        value = getattr(args, name)
+        return getattr(preset, name) if value is None else value
+
+    return ObjectiveSpec(
+        divergence=get_divergence(args.divergence or preset.divergence),
+        gamma=args.gamma,
+        td_weight=pick("td_weight"),
+        mix_beta=pick("mix_beta"),
+        il_weight=pick("il_weight"),
+        tau=args.q_temperature,
+        use_mixture=preset.use_mixture,
+        use_il=preset.use_il if use_il is None else use_il,
+    )
+
+
+class ImitationTrainer(Trainer):
+    """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
+
+    `args` is an `ImitConfig`; `train_dataset` holds `prompt_ids`/`completion_ids` rows (see `training.data`).
+    """
+
+    def __init__(
+        self,
+        model,
+        args,
+        train_dataset=None,
+        eval_dataset=None,
+        processing_class=None,
+        peft_config=None,
+        callbacks=None,
+        data_collator=None,
+        noise_sampler=None,
+    ):
+        self.preset = get_preset(args.objective)
+        tokenizer = processing_class
+        self.bksp_id = None
+        if self.preset.backspace:
+            from imitlm.backspace.vocab import add_backspace_token
+
+            self.bksp_id = add_backspace_token(tokenizer, model)
+        else:
+            self.bksp_id = getattr(model.config, "bksp_token_id", None)
+        if peft_config is not None:
+            from peft import get_peft_model
+
+            if self.bksp_id is not None:
+                from imitlm.backspace.vocab import lora_config_with_bksp
+
+                peft_config = lora_config_with_bksp(peft_config, self.bksp_id)
+            model = get_peft_model(model, peft_config)
+        args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
+        noise_prob = self.preset.noise_prob if args.noise_prob is None else args.noise_prob
+        if self.bksp_id is None:
+            noise_prob = 0.0
+        if data_collator is None:
+            special = set(tokenizer.all_special_ids) | {self.bksp_id}
+            data_collator = ImitationCollator(
+                pad_id=tokenizer.pad_token_id,
+                bksp_id=self.bksp_id,
+                noise_prob=noise_prob,
+                noise_token_ids=[i for i in range(len(tokenizer)) if i not in special],
+                noise_sampler=noise_sampler,
+                seed=args.seed,
+            )
+        super().__init__(
+            model=model,
+            args=args,
+            data_collator=data_collator,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            callbacks=callbacks,
+        )
+        self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
+        self.spec = objective_spec(args)
+        self.warmup_spec = dataclasses.replace(self.spec, use_il=False)
+        self.replay = ReplayBuffer(args.rollout_buffer_size) if self.preset.online else None
+        # Separate seeded generators: rollouts and policy draws never disturb the data order.
+        rank = args.process_index
+        self.rollout_generator = torch.Generator().manual_seed(args.seed * 7919 + 17 + rank)
+        self.policy_generator = torch.Generator().manual_seed(args.seed * 7919 + 29 + rank)
+        self._metric_sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(()))
+        self._metric_steps = 0
+        self._last_rollout_stats: dict[str, float] = {}
+        self.rollout_seconds_total = 0.0
+
+    # ---- 1. rollouts and the mixture batch ---------------------------------------------------
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        batch_samples = []
+        for _ in range(num_batches):
+            try:
+                batch_samples.append(next(epoch_iterator))
+            except StopIteration:
+                break
+        if self.replay is not None and batch_samples and self.state.global_step >= self.args.mle_warmup_steps:
+            if len(self.replay) == 0 or self.state.global_step % self.args.rollout_every == 0:
+                self.run_rollouts()
+            pad_id = self.processing_class.pad_token_id
+            batch_samples = [
+                concat_batches(batch, self.replay.sample_batch(len(batch["lengths"]), self.policy_generator, pad_id), pad_id)
+                for batch in batch_samples
+            ]
+        return batch_samples, self._get_num_items_in_batch(batch_samples, device)
+
+    def run_rollouts(self) -> None:
+        """Generate `rollout_batch_size` sequences from training prompts with the current (unwrapped) model."""
+        dataset = self.train_dataset
+        picks = torch.randint(len(dataset), (self.args.rollout_batch_size,), generator=self.rollout_generator).tolist()
+        prompts = [list(dataset[i]["prompt_ids"]) for i in picks]
+        tokenizer = self.processing_class
+        model = self.accelerator.unwrap_model(self.model)
+        items, stats = collect_rollouts(
+            model, prompts, bksp_id=self.bksp_id, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
+            max_new_tokens=self.args.max_new_tokens, temperature=self.args.rollout_temperature,
+            generator=self.rollout_generator, max_state_length=self.args.max_length,
+        )
+        self.replay.add(items)
+        self.rollout_seconds_total += stats["rollout/seconds"]
+        self._last_rollout_stats = stats
+
+    # ---- 2. global token counts ----------------------------------------------------------------
+    def _get_num_items_in_batch(self, batch_samples, device):
+        """(data tokens, policy tokens) summed over the accumulation window and, with several ranks, over ranks."""
+        if not batch_samples:
+            return None
+        counts = sum(target_counts(batch) for batch in batch_samples).to(device)  # (2,)
+        if self.args.world_size > 1:
+            counts = self.accelerator.reduce(counts, reduction="sum")
+        return counts
+
+    # ---- 3. the loss ----------------------------------------------------------------------------
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        layout = make_layout(inputs, bksp_id=self.bksp_id, eos_id=self.processing_class.eos_token_id,
+                             pad_id=self.processing_class.pad_token_id, dtype=self._model_dtype(model))
+        outputs = model(**layout.model_inputs)
+        counts = num_items_in_batch if num_items_in_batch is not None else target_counts(inputs).to(layout.targets.device)
+        spec = self.spec if self.state.global_step >= self.args.mle_warmup_steps else self.warmup_spec
+        loss, metrics = imitation_loss(
+            outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
+            inputs["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1].clamp(min=1),
+        )
+        if self.args.world_size > 1:
+            loss = loss * self.args.world_size  # DDP averages gradients over ranks; the counts are already global
+        if model.training:
+            for name, value in metrics.items():
+                self._metric_sums[name] = self._metric_sums[name] + value.detach().float().cpu()
+        return (loss, outputs) if return_outputs else loss
+
+    @staticmethod
+    def _model_dtype(model) -> torch.dtype:
+        return next(p.dtype for p in model.parameters() if p.is_floating_point())
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs and self._metric_sums:
+            steps = max(self.state.global_step - getattr(self, "_metric_last_step", 0), 1)
+            names = sorted(self._metric_sums)
+            values = torch.stack([self._metric_sums[n] for n in names]).to(self.args.device)
+            if self.args.world_size > 1:
+                values = self.accelerator.reduce(values, reduction="sum")
+            for name, value in zip(names, values.tolist()):
+                logs[name] = round(value / steps, 6)
+            logs.update({k: round(v, 4) for k, v in self._last_rollout_stats.items()})
+            if self.replay is not None:
+                logs["rollout/seconds_total"] = round(self.rollout_seconds_total, 3)
+            self._metric_sums.clear()
+            self._metric_last_step = self.state.global_step
+        super().log(logs, start_time)
+
+    # ---- 4. checkpoints carry the replay buffer and our generators ----------------------------
+    def _save_rng_state(self, output_dir: str) -> None:
+        super()._save_rng_state(output_dir)
+        state = {
+            "rollout_generator": self.rollout_generator.get_state(),
+            "policy_generator": self.policy_generator.get_state(),
+            "replay": self.replay.state_dict() if self.replay is not None else None,
+            "rollout_seconds_total": self.rollout_seconds_total,
+        }
+        name = STATE_FILE if self.args.world_size == 1 else f"imitlm_state_{self.args.process_index}.pt"
+        torch.save(state, os.path.join(output_dir, name))
+
+    def _load_rng_state(self, checkpoint) -> None:
+        super()._load_rng_state(checkpoint)
+        if checkpoint is None:
+            return
+        name = STATE_FILE if self.args.world_size == 1 else f"imitlm_state_{self.args.process_index}.pt"
+        path = os.path.join(checkpoint, name)
+        if not os.path.isfile(path):
+            return
+        state = torch.load(path, weights_only=False)
+        self.rollout_generator.set_state(state["rollout_generator"])
+        self.policy_generator.set_state(state["policy_generator"])
+        if self.replay is not None and state["replay"] is not None:
+            self.replay.load_state_dict(state["replay"])
+        self.rollout_seconds_total = state["rollout_seconds_total"]
