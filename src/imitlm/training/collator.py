@@ -18,6 +18,7 @@ class ImitationCollator:
     noise_token_ids: list[int] | None = None  # uniform noise over these ordinary tokens
     noise_sampler: Callable | None = None  # task hook: "ground-truth" noise (e.g. a wrong digit)
     seed: int = 0
+    eos_id: int | None = None
 
     def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
         prompts = [list(row["prompt_ids"]) for row in rows]
@@ -32,7 +33,7 @@ class ImitationCollator:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(row["example_index"]))
             acts, noise = augment_with_noise(
                 completion, self.noise_prob, self.bksp_id, generator,
-                sampler=self.noise_sampler, token_ids=self.noise_token_ids,
+                sampler=self.noise_sampler, noise_token_ids=self.noise_token_ids, eos_id=self.eos_id,
             )
             actions.append(list(acts))
             flags.append([bool(f) for f in noise])

@@ -66,7 +66,7 @@ class ImitConfig(TrainingArguments):
     divergence: str | None = field(
         default=None, metadata={"help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}."}
     )
-    gamma: float = field(default=0.998, metadata={"help": "Discount factor gamma in (0, 1]."})
+    gamma: float | None = field(default=None, metadata={"help": "Discount factor gamma in (0, 1]. Default: preset's."})
     td_weight: float | None = field(
         default=None, metadata={"help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: preset's."}
     )
@@ -117,7 +117,7 @@ class ImitConfig(TrainingArguments):
             raise UserError("no model given: set --model_name_or_path, or model_config in the YAML to train from scratch")
         if self.learning_rate < 0:
             raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
-        if not 0.0 < self.gamma <= 1.0:
+        if self.gamma is not None and not 0.0 < self.gamma <= 1.0:
             raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
         for name in ("mix_beta", "il_weight"):
             value = getattr(self, name)

@@ -35,7 +35,7 @@ def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
 
     return ObjectiveSpec(
         divergence=get_divergence(args.divergence or preset.divergence),
-        gamma=args.gamma,
+        gamma=pick("gamma"),
         td_weight=pick("td_weight"),
         mix_beta=pick("mix_beta"),
         il_weight=pick("il_weight"),
@@ -93,6 +93,7 @@ class ImitationTrainer(Trainer):
                 noise_token_ids=[i for i in range(len(tokenizer)) if i not in special],
                 noise_sampler=noise_sampler,
                 seed=args.seed,
+                eos_id=tokenizer.eos_token_id,
             )
         super().__init__(
             model=model,
