@@ -152,8 +152,8 @@ def run_generate(args) -> int:
         if args.json:
             print(json.dumps({"text": sample.text, "actions": tokens, "num_backspaces": sample.num_backspaces(bksp)}))
         else:
-            bksp_token = tokenizer.convert_ids_to_tokens(bksp) if bksp is not None else None
-            trace = format_trace(tokens, bksp_token, color=sys.stdout.isatty())
+            marks = tokenizer.convert_ids_to_tokens(bksp) if bksp is not None else [False] * len(tokens)
+            trace = format_trace(tokens, marks, color=sys.stdout.isatty())
             print(f"{args.prompt}{sample.text}\n  trace: {trace}")
     return 0
 
