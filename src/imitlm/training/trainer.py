@@ -23,6 +23,7 @@ from imitlm.training.layouts import make_layout
 from imitlm.training.rollouts import ReplayBuffer, collect_rollouts
 
 STATE_FILE = "imitlm_state.pt"
+CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
 
 
 def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
@@ -113,7 +114,7 @@ class ImitationTrainer(Trainer):
         self.rollout_generator = torch.Generator().manual_seed(args.seed * 7919 + 17 + rank)
         self.policy_generator = torch.Generator().manual_seed(args.seed * 7919 + 29 + rank)
         self._metric_sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(()))
-        self._metric_steps = 0
+        self._metric_steps_seen: set[int] = set()
         self._last_rollout_stats: dict[str, float] = {}
         self.rollout_seconds_total = 0.0
 
@@ -126,7 +127,8 @@ class ImitationTrainer(Trainer):
             except StopIteration:
                 break
         if self.replay is not None and batch_samples and self.state.global_step >= self.args.mle_warmup_steps:
-            if len(self.replay) == 0 or self.state.global_step % self.args.rollout_every == 0:
+            step = self.state.global_step
+            if len(self.replay) == 0 or (step > 0 and step % self.args.rollout_every == 0):
                 self.run_rollouts()
             pad_id = self.processing_class.pad_token_id
             batch_samples = [
@@ -175,7 +177,10 @@ class ImitationTrainer(Trainer):
         if self.args.world_size > 1:
             loss = loss * self.args.world_size  # DDP averages gradients over ranks; the counts are already global
         if model.training:
+            self._metric_steps_seen.add(self.state.global_step)
             for name, value in metrics.items():
+                if name in CONSTANT_METRICS:
+                    continue
                 self._metric_sums[name] = self._metric_sums[name] + value.detach().float().cpu()
         return (loss, outputs) if return_outputs else loss
 
@@ -185,7 +190,7 @@ class ImitationTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._metric_sums:
-            steps = max(self.state.global_step - getattr(self, "_metric_last_step", 0), 1)
+            steps = max(len(self._metric_steps_seen), 1)
             names = sorted(self._metric_sums)
             values = torch.stack([self._metric_sums[n] for n in names]).to(self.args.device)
             if self.args.world_size > 1:
@@ -196,7 +201,7 @@ class ImitationTrainer(Trainer):
             if self.replay is not None:
                 logs["rollout/seconds_total"] = round(self.rollout_seconds_total, 3)
             self._metric_sums.clear()
-            self._metric_last_step = self.state.global_step
+            self._metric_steps_seen.clear()
         super().log(logs, start_time)
 
     # ---- 4. checkpoints carry the replay buffer and our generators ----------------------------
@@ -208,15 +213,21 @@ class ImitationTrainer(Trainer):
             "replay": self.replay.state_dict() if self.replay is not None else None,
             "rollout_seconds_total": self.rollout_seconds_total,
         }
-        name = STATE_FILE if self.args.world_size == 1 else f"imitlm_state_{self.args.process_index}.pt"
-        torch.save(state, os.path.join(output_dir, name))
+        torch.save(state, self._state_file(output_dir))
 
-    def _load_rng_state(self, checkpoint) -> None:
-        super()._load_rng_state(checkpoint)
-        if checkpoint is None:
-            return
+    def train(self, resume_from_checkpoint=None, **kwargs):
+        # Our state must be back before the first resumed batch is assembled (the Trainer restores its own
+        # random states only after fetching that batch).
+        if isinstance(resume_from_checkpoint, str):
+            self.load_imitlm_state(resume_from_checkpoint)
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    def _state_file(self, checkpoint: str) -> str:
         name = STATE_FILE if self.args.world_size == 1 else f"imitlm_state_{self.args.process_index}.pt"
-        path = os.path.join(checkpoint, name)
+        return os.path.join(checkpoint, name)
+
+    def load_imitlm_state(self, checkpoint: str) -> None:
+        path = self._state_file(checkpoint)
         if not os.path.isfile(path):
             return
         state = torch.load(path, weights_only=False)

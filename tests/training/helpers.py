@@ -1,0 +1,30 @@
+"""Tiny models and data for trainer tests (seconds on CPU)."""
+
+from __future__ import annotations
+
+from imitlm.training.data import tokenize_rows
+from imitlm.training.models import load_model, load_tokenizer
+from imitlm.training.parsing import config_from_dict
+from imitlm.tasks import arithmetic_rows
+
+TINY_MODEL = {"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64,
+              "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+
+
+def tiny_config(tmp_path, **overrides):
+    data = {
+        "task": "arithmetic", "difficulty": 0, "num_train_examples": 64, "num_eval_examples": 8, "max_length": 48,
+        "model_config": TINY_MODEL, "output_dir": str(tmp_path / "out"), "use_cpu": True,
+        "per_device_train_batch_size": 8, "learning_rate": 1e-3, "max_steps": 3, "logging_steps": 1,
+        "save_strategy": "no", "seed": 0, "report_to": "none", "disable_tqdm": True,
+        "rollout_batch_size": 8, "max_new_tokens": 6, "lr_scheduler_type": "constant",
+    }
+    data.update(overrides)
+    return config_from_dict(data)
+
+
+def tiny_setup(config):
+    train_rows = arithmetic_rows("train", config.num_train_examples, config.task_seed, config.difficulty)
+    tokenizer = load_tokenizer(config, train_rows)
+    model = load_model(config, tokenizer)
+    return model, tokenizer, tokenize_rows(train_rows, tokenizer, config.max_length)
