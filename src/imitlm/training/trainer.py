@@ -172,7 +172,7 @@ class ImitationTrainer(Trainer):
         spec = self.spec if self.state.global_step >= self.args.mle_warmup_steps else self.warmup_spec
         loss, metrics = imitation_loss(
             outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
-            inputs["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1].clamp(min=1),
+            inputs["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1],
         )
         if self.args.world_size > 1:
             loss = loss * self.args.world_size  # DDP averages gradients over ranks; the counts are already global
