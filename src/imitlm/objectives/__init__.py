@@ -1,0 +1,52 @@
+"""Pure tensor math of the one imitation objective (DESIGN sec 2-3); imports torch only.
+
+See docs/objectives.md for the map from equations to functions and the logged metrics.
+"""
+
+from imitlm.objectives.divergences import (
+    DIVERGENCES,
+    Chi2,
+    Divergence,
+    ForwardKL,
+    Hellinger,
+    JensenShannon,
+    ReverseKL,
+    TotalVariation,
+    get_divergence,
+)
+from imitlm.objectives.loss import ObjectiveSpec, imitation_loss
+from imitlm.objectives.presets import PRESETS, Preset, get_preset
+from imitlm.objectives.rewards import sequence_returns, token_rewards
+from imitlm.objectives.soft_q import (
+    IGNORE_INDEX,
+    action_values,
+    implicit_rewards,
+    log_policy,
+    next_values,
+    soft_values,
+)
+
+__all__ = [
+    "DIVERGENCES",
+    "IGNORE_INDEX",
+    "PRESETS",
+    "Chi2",
+    "Divergence",
+    "ForwardKL",
+    "Hellinger",
+    "JensenShannon",
+    "ObjectiveSpec",
+    "Preset",
+    "ReverseKL",
+    "TotalVariation",
+    "action_values",
+    "get_divergence",
+    "get_preset",
+    "imitation_loss",
+    "implicit_rewards",
+    "log_policy",
+    "next_values",
+    "sequence_returns",
+    "soft_values",
+    "token_rewards",
+]

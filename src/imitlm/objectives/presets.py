@@ -1,0 +1,101 @@
+"""Presets: the names users type, each just settings of the one objective (DESIGN sec 3 table).
+
+| preset           | phi  | Mv, Mr             | backspace          | paper                          |
+|------------------|------|--------------------|--------------------|--------------------------------|
+| ``mle``            | -    | -                  | off                | baseline                       |
+| ``mle_bksp``       | -    | -                  | on, noise          | SequenceMatch's MLE + <bksp>   |
+| ``iqlearn``        | chi2 | D, D; c = lambda   | off                | Wulfmeier et al., offline      |
+| ``iqlearn_online`` | chi2 | mixture beta = 0.1 | off                | Wulfmeier et al., online       |
+| ``sequencematch``  | chi2 | mixture beta = 0.5 | on, noise+rollouts | SequenceMatch-chi^2            |
+
+The numbers are starting points, not measured optima; docs/objectives.md lists the papers' values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from imitlm.objectives.divergences import Divergence
+from imitlm.objectives.loss import ObjectiveSpec
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Settings of one named recipe.
+
+    Attributes:
+        name: the preset's name.
+        use_il: train with the imitation objective (``False``: plain MLE).
+        divergence: registry name of ``phi``.
+        use_mixture: ``Mv = Mr = (1 - beta) D + beta P`` instead of ``D``.
+        mix_beta: ``beta``.
+        td_weight: ``c = 1 / (4 alpha) = lambda``.
+        il_weight: ``eta`` of ``(1 - eta) L_MLE + eta L_IL``.
+        gamma: discount.
+        backspace: add the ``<bksp>`` action to the vocabulary.
+        noise_prob: per-position probability of inserting a noise token + ``<bksp>`` (sec 5).
+        online: needs rollouts of the model (policy rows, sec 6).
+    """
+
+    name: str
+    use_il: bool = False
+    divergence: str = "chi2"
+    use_mixture: bool = False
+    mix_beta: float = 0.0
+    td_weight: float = 0.0
+    il_weight: float = 1.0
+    gamma: float = 1.0
+    backspace: bool = False
+    noise_prob: float = 0.0
+    online: bool = False
+
+    def objective_spec(
+        self, *, divergence: str | Divergence | None = None, tau: float = 1.0, **overrides: float
+    ) -> ObjectiveSpec:
+        """The ``ObjectiveSpec`` of this preset; ``divergence``/``overrides`` replace its values
+        (e.g. ``--divergence kl`` with any preset)."""
+        spec = ObjectiveSpec(
+            divergence=self.divergence if divergence is None else divergence,
+            gamma=self.gamma,
+            td_weight=self.td_weight,
+            mix_beta=self.mix_beta,
+            il_weight=self.il_weight,
+            tau=tau,
+            use_mixture=self.use_mixture,
+            use_il=self.use_il,
+        )
+        return replace(spec, **overrides) if overrides else spec
+
+
+PRESETS: dict[str, Preset] = {
+    "mle": Preset(name="mle"),
+    "mle_bksp": Preset(name="mle_bksp", backspace=True, noise_prob=0.05),
+    # Wulfmeier et al. eq. 14, TD-regularised MLE; lambda swept in the paper
+    "iqlearn": Preset(name="iqlearn", use_il=True, td_weight=0.1, gamma=0.998),
+    "iqlearn_online": Preset(
+        name="iqlearn_online", use_il=True, td_weight=0.1, gamma=0.998, use_mixture=True, mix_beta=0.1, online=True
+    ),
+    # SequenceMatch used alpha = 0.01 -> c = 1 / (4 alpha) = 25; on our toy chain c = 25 puts 40% of the
+    # occupancy out of distribution and c = 0.1 0.3% (docs/objectives.md, "Choosing c"), so c = 0.1 here.
+    "sequencematch": Preset(
+        name="sequencematch",
+        use_il=True,
+        td_weight=0.1,
+        gamma=0.998,
+        use_mixture=True,
+        mix_beta=0.5,
+        il_weight=0.999,
+        backspace=True,
+        noise_prob=0.05,
+        online=True,
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """Look a preset up by name; a clear error lists the valid names."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        valid = ", ".join(sorted(PRESETS))
+        raise ValueError(f"unknown preset {name!r}; valid names: {valid}") from None

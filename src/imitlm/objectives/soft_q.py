@@ -1,0 +1,80 @@
+"""Soft-Q quantities read off a language model's logits (DESIGN sec 2).
+
+The logits are read as a soft Q-function, ``Q(s, .) = logits`` (Garg et al., "IQ-Learn:
+Inverse soft-Q Learning for Imitation", NeurIPS 2021; Wulfmeier et al., "Imitating Language via
+Scalable Inverse Reinforcement Learning", NeurIPS 2024, sec 3). Tensor conventions (fixed):
+
+- ``logits``     (B, T, V): position i holds state s_t; ``logits[b, i]`` is Q(s_t, .).
+- ``targets``    (B, T) long: the action a_t taken at position i; -100 where there is none.
+- ``next_index`` (B, T) long: the position holding s_{t+1} (i + 1 in the usual layout, the last
+  input position for the last action of a truncated row; it gives the bootstrap value).
+- ``done``       (B, T) bool: a_t is EOS, so s_{t+1} is terminal and V(s_{t+1}) = 0.
+
+Everything here is a pure function of tensors and keeps the autograd graph.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+IGNORE_INDEX = -100
+
+
+def soft_values(logits: Tensor, tau: float = 1.0) -> Tensor:
+    """Soft value ``V(s) = tau * logsumexp(Q(s, .) / tau)`` (IQ-Learn eq. 2); (B, T, V) -> (B, T)."""
+    return tau * torch.logsumexp(logits / tau, dim=-1)
+
+
+def action_values(logits: Tensor, targets: Tensor) -> Tensor:
+    """``Q(s_t, a_t)``: the logit of the taken action; (B, T); 0 where ``targets`` is -100."""
+    valid = targets != IGNORE_INDEX
+    safe_targets = torch.where(valid, targets, torch.zeros_like(targets))
+    q_taken = logits.gather(-1, safe_targets.unsqueeze(-1)).squeeze(-1)  # (B, T, 1) -> (B, T)
+    return torch.where(valid, q_taken, torch.zeros_like(q_taken))
+
+
+def log_policy(logits: Tensor, targets: Tensor, tau: float = 1.0, values: Tensor | None = None) -> Tensor:
+    """``log pi(a_t|s_t) = (Q(s_t, a_t) - V(s_t)) / tau`` (DESIGN sec 2); (B, T); 0 where invalid.
+
+    With ``tau = 1`` this is the usual token log-likelihood, ``log_softmax(logits)[a_t]``.
+    ``values`` may be passed to reuse ``soft_values(logits, tau)``.
+    """
+    if values is None:
+        values = soft_values(logits, tau)
+    valid = targets != IGNORE_INDEX
+    log_pi = (action_values(logits, targets) - values) / tau
+    return torch.where(valid, log_pi, torch.zeros_like(log_pi))
+
+
+def next_values(values: Tensor, next_index: Tensor, done: Tensor) -> Tensor:
+    """``V(s_{t+1})``, gathered at ``next_index``, with ``V(terminal) = 0`` where ``done``; (B, T).
+
+    ``next_index`` is gathered, never assumed to be i + 1. Entries at positions without a valid
+    target are ignored by the callers; they are clamped into range here so any filler is safe.
+    """
+    seq_len = values.shape[-1]
+    safe_index = next_index.clamp(0, seq_len - 1)
+    v_next = values.gather(-1, safe_index)  # (B, T)
+    return torch.where(done, torch.zeros_like(v_next), v_next)
+
+
+def implicit_rewards(
+    logits: Tensor,
+    targets: Tensor,
+    next_index: Tensor,
+    done: Tensor,
+    gamma: float,
+    tau: float = 1.0,
+    values: Tensor | None = None,
+) -> Tensor:
+    """IQ-Learn's reward recovery ``r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})`` (IQ-Learn eq. 5,
+    the inverse soft Bellman operator; DESIGN sec 2). (B, T); 0 where ``targets`` is -100.
+
+    ``values`` may be passed to reuse ``soft_values(logits, tau)``.
+    """
+    if values is None:
+        values = soft_values(logits, tau)
+    valid = targets != IGNORE_INDEX
+    rewards = action_values(logits, targets) - gamma * next_values(values, next_index, done)
+    return torch.where(valid, rewards, torch.zeros_like(rewards))
