@@ -121,10 +121,6 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
 
 
 def toy_results(quick: bool) -> dict[str, dict]:
-    from imitlm.tasks import toy
-
-    preset_experiment = getattr(toy, "preset_experiment", None)
-    if preset_experiment is None:
-        return {}
+    from imitlm.tasks.toy import preset_experiment
 
     return {preset: preset_experiment(preset, steps=100 if quick else 400) for preset in PRESETS}

@@ -34,7 +34,7 @@ def test_train_save_reload_evaluate(tmp_path, capsys):
 def test_pretrained_model_from_local_directory(tmp_path):
     """The real `from_pretrained(model_name_or_path)` path, on a tiny model saved here (no hub access)."""
     tokenizer = build_char_tokenizer(ALPHABET)
-    config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=64,
+    config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=128,
                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
     torch.manual_seed(0)
     GPT2LMHeadModel(config).save_pretrained(tmp_path / "base")

@@ -7,14 +7,16 @@ import logging
 from pathlib import Path
 
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from imitlm.errors import UserError
 from imitlm.tasks import arithmetic, load_task_rows
+from imitlm.training.checkpoints import is_complete, last_complete_checkpoint
 from imitlm.training.config import ImitConfig
 from imitlm.training.data import tokenize_rows
 from imitlm.training.models import load_model, load_tokenizer
 from imitlm.training.trainer import ImitationTrainer
+from imitlm.training.validation import check_backspace_rows, check_max_length
+from imitlm.objectives import get_preset
 
 logger = logging.getLogger(__name__)
 RUN_FILE = "imitlm_run.json"
@@ -43,17 +45,31 @@ def check_output_dir(config: ImitConfig) -> None:
 
 
 def resolve_checkpoint(config: ImitConfig) -> str | None:
+    """--resume_from_checkpoint: 'last'/'true' -> the newest complete checkpoint; a path must be complete."""
     value = config.resume_from_checkpoint
     if value in (None, "", "false", "False"):
         return None
     if value in ("true", "True", "last"):
-        last = get_last_checkpoint(config.output_dir) if Path(config.output_dir).is_dir() else None
+        last = last_complete_checkpoint(config.output_dir)
         if last is None:
-            raise UserError(f"no checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint")
+            raise UserError(f"no complete checkpoint to resume in {config.output_dir}; "
+                            "train without --resume_from_checkpoint")
         return last
     if not Path(value).is_dir():
         raise UserError(f"checkpoint {value} not found; give a checkpoint-N directory or 'last'")
+    if not is_complete(value):
+        raise UserError(f"checkpoint {value} is incomplete (the run stopped while writing it); "
+                        "resume from an earlier checkpoint or pass 'last'")
     return value
+
+
+def add_backspace_token_checked(tokenizer, model) -> int:
+    from imitlm.backspace.vocab import add_backspace_token
+
+    try:
+        return add_backspace_token(tokenizer, model)
+    except ValueError as error:
+        raise UserError(f"{error}; use a tokenizer without an ordinary '<bksp>' token, or a preset without backspace") from None
 
 
 def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
@@ -63,7 +79,13 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     train_rows, eval_rows = load_task_rows(config)
     tokenizer = load_tokenizer(config, train_rows)
     model = load_model(config, tokenizer)
+    check_max_length(config.max_length, model)
+    bksp_id = getattr(model.config, "bksp_token_id", None)
+    if get_preset(config.objective).backspace:
+        bksp_id = add_backspace_token_checked(tokenizer, model)  # before tokenising: data may hold <bksp> traces
     train_data = tokenize_rows(train_rows, tokenizer, config.max_length, source="training data")
+    if bksp_id is not None:
+        check_backspace_rows(train_data, bksp_id)
     eval_data = tokenize_rows(eval_rows, tokenizer, config.max_length, source="evaluation data") if eval_rows else None
     noise_sampler = None
     if config.task == "arithmetic":

@@ -15,8 +15,10 @@ from collections import defaultdict
 
 import torch
 from transformers import Trainer
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss
+from imitlm.training.checkpoints import NonFiniteGradientCheck, mark_complete, raise_non_finite
 from imitlm.training.batches import concat_batches, target_counts
 from imitlm.training.collator import ImitationCollator
 from imitlm.training.layouts import make_layout
@@ -103,7 +105,7 @@ class ImitationTrainer(Trainer):
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             processing_class=processing_class,
-            callbacks=callbacks,
+            callbacks=[NonFiniteGradientCheck(), *(callbacks or [])],
         )
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
         self.spec = objective_spec(args)
@@ -174,6 +176,8 @@ class ImitationTrainer(Trainer):
             outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
             inputs["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1],
         )
+        if not bool(torch.isfinite(loss)):
+            raise_non_finite(self.state.global_step, metrics, self.args.output_dir)
         if self.args.world_size > 1:
             loss = loss * self.args.world_size  # DDP averages gradients over ranks; the counts are already global
         if model.training:
@@ -204,7 +208,20 @@ class ImitationTrainer(Trainer):
             self._metric_steps_seen.clear()
         super().log(logs, start_time)
 
-    # ---- 4. checkpoints carry the replay buffer and our generators ----------------------------
+    # ---- 4. checkpoints: complete-or-ignored, carrying the replay buffer and our generators ---
+    def _save_checkpoint(self, model, trial) -> None:
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None  # rotate old checkpoints only once the new one is complete
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        if self.args.should_save:
+            run_dir = self._get_output_dir(trial=trial)
+            mark_complete(os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"))
+            rotate_checkpoints(output_dir=run_dir, save_total_limit=limit,
+                               best_model_checkpoint=self.state.best_model_checkpoint)
+
     def _save_rng_state(self, output_dir: str) -> None:
         super()._save_rng_state(output_dir)
         state = {

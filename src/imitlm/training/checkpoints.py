@@ -1,0 +1,70 @@
+"""Checkpoints that a killed process can never leave half-written for resume, and a clear stop on divergence.
+
+The Trainer writes a checkpoint folder file by file; we add a marker file last (written to a temporary name and
+renamed, which is atomic), and resume only from folders that have it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from imitlm.errors import UserError
+
+MARKER = "imitlm_complete.json"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def mark_complete(folder: str) -> None:
+    tmp = os.path.join(folder, MARKER + ".tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"complete": True}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, os.path.join(folder, MARKER))
+
+
+def is_complete(folder: str | Path) -> bool:
+    return (Path(folder) / MARKER).is_file()
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()]
+    for _, path in sorted(found, reverse=True):
+        if is_complete(path):
+            return str(path)
+    return None
+
+
+class NonFiniteError(UserError):
+    """Training produced a non-finite loss or gradient."""
+
+
+def raise_non_finite(step: int, metrics: dict[str, torch.Tensor], output_dir: str, what: str = "loss") -> None:
+    bad = [name for name, value in metrics.items() if not bool(torch.isfinite(value).all())]
+    last = last_complete_checkpoint(output_dir)
+    kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+    raise NonFiniteError(f"non-finite {what} at step {step} (non-finite terms: {', '.join(bad) or 'none'}); {kept}; "
+                         "lower --learning_rate or --td_weight, or check the data")
+
+
+class NonFiniteGradientCheck(TrainerCallback):
+    """Stops before an optimiser step would write non-finite gradients into the weights."""
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        if model is None:
+            return
+        bad = [name for name, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+        if bad:
+            last = last_complete_checkpoint(args.output_dir)
+            kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+            raise NonFiniteError(f"non-finite gradients at step {state.global_step} (first in {bad[0]}); {kept}; "
+                                 "lower --learning_rate or set --max_grad_norm")

@@ -1,0 +1,43 @@
+"""Checks of user data and settings that need the tokenizer or the model; each failure is one `UserError` line."""
+
+from __future__ import annotations
+
+from imitlm.errors import UserError
+
+
+def model_max_length(model) -> int | None:
+    config = model.config
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def check_max_length(max_length: int, model) -> None:
+    limit = model_max_length(model)
+    if limit is not None and max_length > limit:
+        raise UserError(f"max_length={max_length} exceeds the model's maximum length {limit}; "
+                        f"set --max_length {limit} or less")
+
+
+def check_prompt_lengths(prompt_lengths: list[int], model, max_new_tokens: int) -> None:
+    limit = model_max_length(model)
+    if limit is None:
+        return
+    longest = max(prompt_lengths, default=0)
+    if longest >= limit:
+        raise UserError(f"a prompt is {longest} tokens, but the model's maximum length is {limit}; shorten the prompt")
+
+
+def check_backspace_rows(dataset, bksp_id: int, source: str = "training data") -> None:
+    """A `<bksp>` may only delete completion tokens (DESIGN sec 1): reject rows where it would reach the prompt."""
+    for index, row in enumerate(dataset):
+        if bksp_id in row["prompt_ids"]:
+            raise UserError(f"{source}: row {index} has <bksp> in its prompt; backspaces belong in completions only")
+        depth = 0
+        for position, token in enumerate(row["completion_ids"]):
+            depth += -1 if token == bksp_id else 1
+            if depth < 0:
+                raise UserError(f"{source}: row {index} has a <bksp> at completion position {position} that would "
+                                "delete a prompt token; remove it or add the token it deletes")
