@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from imitlm.training.data import encode_prompt
+from imitlm.training.validation import check_prompt_lengths, model_max_length
 
 
 @dataclass
@@ -45,12 +46,17 @@ def generate_samples(
 
     model.eval()
     bksp_id = bksp_id_of(model)
+    encoded = [encode_prompt(tokenizer, p) for p in prompts]
+    check_prompt_lengths([len(ids) for ids in encoded], model, max_new_tokens)
+    limit = model_max_length(model)
+    if limit is not None:  # the state (prompt + surviving completion) must fit the model's positions
+        max_state_length = min(max_state_length or limit, limit)
     generator = torch.Generator().manual_seed(seed)
     samples = []
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         result = generate_with_backspace(
-            model, [encode_prompt(tokenizer, p) for p in chunk], bksp_id=bksp_id if bksp_id is not None else -1,
+            model, encoded[start : start + batch_size], bksp_id=bksp_id if bksp_id is not None else -1,
             eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id, max_new_actions=max_new_tokens,
             max_state_length=max_state_length, do_sample=do_sample, temperature=temperature, top_k=top_k,
             top_p=top_p, generator=generator, allow_backspace=bksp_id is not None, force_prob=force_prob,

@@ -15,6 +15,21 @@ from imitlm.errors import UserError
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def check_utf8(path: Path) -> None:
+    """Text files must be UTF-8; read in chunks so large files cost no memory."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            while handle.read(1 << 20):
+                pass
+    except UnicodeDecodeError as error:
+        raise UserError(f"{path} is not UTF-8 text (byte {error.start}); re-encode it as UTF-8") from None
+
+
 def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
     path = Path(name_or_path)
     if path.exists():
@@ -25,6 +40,11 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
         if len({LOCAL_FORMATS.get(s) for s in suffixes}) != 1 or None in {LOCAL_FORMATS.get(s) for s in suffixes}:
             raise UserError(f"{path}: unsupported or mixed file types {sorted(suffixes)}; use one of jsonl, csv, parquet")
         builder = LOCAL_FORMATS[files[0].suffix]
+        if all(f.stat().st_size == 0 for f in files):
+            raise UserError(f"{path} is empty; give a dataset with at least one row")
+        if builder in ("json", "csv"):
+            for f in files:
+                check_utf8(f)
         try:
             return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train")
         except UnicodeDecodeError:
@@ -32,7 +52,7 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
         except Exception as error:  # datasets wraps parse errors in many types
             if "utf-8" in str(error).lower() or "decode" in str(error).lower():
                 raise UserError(f"{path} is not UTF-8 text; re-encode it as UTF-8") from None
-            raise UserError(f"could not read {path} as {builder}: {str(error).splitlines()[0]}") from None
+            raise UserError(f"could not read {path} as {builder}: {first_line(error)}; fix the file's format") from None
     if name_or_path.startswith((".", "/")) or Path(name_or_path).suffix in LOCAL_FORMATS:
         raise UserError(f"data file not found: {name_or_path}; check the path")
     return datasets.load_dataset(name_or_path, config_name, split=split)

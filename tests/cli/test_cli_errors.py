@@ -1,0 +1,149 @@
+"""Each user mistake: the real command exits with code 2 and one line naming the problem and the fix."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from imitlm.tasks.arithmetic import ALPHABET
+from imitlm.tasks.char_tokenizer import build_char_tokenizer
+
+MODEL = '{"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64}'
+BASE = ["--use_cpu", "true", "--max_steps", "1", "--max_length", "48", "--num_train_examples", "16",
+        "--per_device_train_batch_size", "4", "--disable_tqdm", "true", "--save_strategy", "no"]
+
+
+def imitlm(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "imitlm.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def assert_user_error(result, *fragments):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("imitlm: error:")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def text_train(tmp_path, data, *extra):
+    return imitlm("train", "--task", "text", "--dataset_name", str(data), "--model_config", MODEL,
+                  "--output_dir", str(tmp_path / "out"), *BASE, *extra)
+
+
+def test_missing_data_file(tmp_path):
+    assert_user_error(text_train(tmp_path, tmp_path / "nope.jsonl"), "not found", "nope.jsonl")
+
+
+def test_empty_dataset(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert_user_error(text_train(tmp_path, empty), "empty")
+
+
+def test_missing_columns(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"question": "a", "answer": "b"}])
+    assert_user_error(text_train(tmp_path, data), "needs `text`, `prompt` and `completion`")
+
+
+def test_empty_completion(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": " "}])
+    assert_user_error(text_train(tmp_path, data), "row 1 has an empty completion")
+
+
+def test_non_utf8_text(tmp_path):
+    data = tmp_path / "latin1.jsonl"
+    data.write_bytes('{"text": "caf\u00e9"}\n'.encode("latin-1"))
+    assert_user_error(text_train(tmp_path, data), "not UTF-8", "re-encode")
+
+
+def test_unknown_config_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("learning_rat: 0.1\n")
+    assert_user_error(imitlm("train", "--config", str(recipe)), "unknown config key 'learning_rat'", "learning_rate")
+
+
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--objective", "gail"], "unknown objective 'gail'"),
+        (["--divergence", "wasserstein"], "unknown divergence"),
+        (["--learning_rate", "-0.1"], "learning_rate must be >= 0"),
+        (["--mix_beta", "1.5"], "mix_beta must be in [0, 1]"),
+        (["--noise_prob", "1.0"], "noise_prob must be in [0, 1)"),
+        (["--gamma", "1.5"], "gamma must be in (0, 1]"),
+    ],
+)
+def test_bad_values(tmp_path, flags, fragment):
+    result = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE, *flags)
+    assert_user_error(result, fragment)
+
+
+def test_tokenizer_without_pad_is_fixed_and_said(tmp_path):
+    tokenizer = build_char_tokenizer(ALPHABET)
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(tmp_path / "tok")
+    result = imitlm("train", "--task", "arithmetic", "--tokenizer_name_or_path", str(tmp_path / "tok"),
+                    "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no pad token" in result.stderr
+
+
+def small_model(tmp_path, positions=64):
+    tokenizer = build_char_tokenizer(ALPHABET)
+    config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=positions)
+    GPT2LMHeadModel(config).save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    return tmp_path / "m"
+
+
+def test_prompt_longer_than_model(tmp_path):
+    model = small_model(tmp_path, positions=16)
+    result = imitlm("generate", "--model", str(model), "--prompt", "In base 9, what is -118 + 17301? ")
+    assert_user_error(result, "maximum length is 16", "shorten the prompt")
+
+
+def test_max_length_over_model_limit(tmp_path):
+    model = small_model(tmp_path, positions=32)
+    result = imitlm("train", "--model_name_or_path", str(model), "--task", "arithmetic", "--output_dir",
+                    str(tmp_path / "o"), *BASE)
+    assert_user_error(result, "exceeds the model's maximum length 32")
+
+
+def test_bksp_colliding_with_ordinary_token(tmp_path):
+    tokenizer = build_char_tokenizer(ALPHABET)
+    tokenizer.add_tokens(["<bksp>"])  # an ordinary token, not special
+    tokenizer.save_pretrained(tmp_path / "tok")
+    result = imitlm("train", "--task", "arithmetic", "--objective", "mle_bksp", "--tokenizer_name_or_path",
+                    str(tmp_path / "tok"), "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE)
+    assert_user_error(result, "ordinary token")
+
+
+def test_bksp_deleting_the_prompt(tmp_path):
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "ab", "completion": "c<bksp><bksp>d"}])
+    assert_user_error(text_train(tmp_path, data, "--objective", "mle_bksp"), "row 0", "delete a prompt token")
+
+
+def test_output_dir_with_a_different_run(tmp_path):
+    first = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE,
+                    "--learning_rate", "0.5")
+    assert_user_error(second, "already holds a different run", "--overwrite_output_dir")
+    third = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE,
+                   "--learning_rate", "0.5", "--overwrite_output_dir", "true")
+    assert third.returncode == 0, third.stderr[-2000:]
+
+
+def test_debug_shows_traceback(tmp_path):
+    result = imitlm("--debug", "train", "--model_config", MODEL, "--objective", "gail")
+    assert result.returncode != 0 and "Traceback" in result.stderr
