@@ -88,6 +88,9 @@ class ImitConfig(TrainingArguments):
     rollout_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of rollouts."})
     max_new_tokens: int = field(default=32, metadata={"help": "Bound on generated actions per rollout/evaluation sample."})
     # --- run -------------------------------------------------------------------------------------
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Kept False: the collator needs prompt_ids, completion_ids and example_index."}
+    )
     overwrite_output_dir: bool = field(
         default=False, metadata={"help": "Allow writing into an output directory that already holds a different run."}
     )
