@@ -44,6 +44,13 @@ class ImitConfig(TrainingArguments):
         default="sdpa",
         metadata={"help": "Attention kernel: sdpa or eager (the <bksp> layout needs a 4D mask; flash-attention ignores it)."},
     )
+    use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    lora_target_modules: list[str] | None = field(
+        default=None, metadata={"help": "Modules to adapt (default: peft's choice for the architecture)."}
+    )
     # --- data --------------------------------------------------------------------------------
     task: str = field(default="arithmetic", metadata={"help": f"Task: one of {', '.join(TASKS)}."})
     dataset_name: str | None = field(

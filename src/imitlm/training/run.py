@@ -72,6 +72,13 @@ def add_backspace_token_checked(tokenizer, model) -> int:
         raise UserError(f"{error}; use a tokenizer without an ordinary '<bksp>' token, or a preset without backspace") from None
 
 
+def lora_config(config: ImitConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+
+
 def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
     check_output_dir(config)
     checkpoint = resolve_checkpoint(config)
@@ -90,6 +97,8 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     noise_sampler = None
     if config.task == "arithmetic":
         noise_sampler = arithmetic.wrong_digit_sampler(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    if peft_config is None and config.use_peft:
+        peft_config = lora_config(config)
     trainer = ImitationTrainer(
         model=model, args=config, train_dataset=train_data, eval_dataset=eval_data, processing_class=tokenizer,
         peft_config=peft_config, callbacks=callbacks, noise_sampler=noise_sampler,
@@ -99,7 +108,14 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     if trainer.is_world_process_zero():
         (output / RUN_FILE).write_text(json.dumps(run_signature(config), indent=1))
     trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(config.output_dir)  # model + config (+ bksp_token_id) + tokenizer
+    if config.use_peft or peft_config is not None:
+        trainer.save_model(str(output / "adapter"))  # the adapter alone
+        if trainer.is_world_process_zero():  # and a merged model that `imitlm evaluate` loads like any other
+            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+            merged.save_pretrained(config.output_dir)
+            trainer.processing_class.save_pretrained(config.output_dir)
+    else:
+        trainer.save_model(config.output_dir)  # model + config (+ bksp_token_id) + tokenizer
     if trainer.is_world_process_zero():
         trainer.save_state()
         (output / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))

@@ -81,7 +81,7 @@ class ImitationTrainer(Trainer):
             if self.bksp_id is not None:
                 from imitlm.backspace.vocab import lora_config_with_bksp
 
-                peft_config = lora_config_with_bksp(peft_config, self.bksp_id)
+                peft_config = lora_config_with_bksp(peft_config, self.bksp_id, model)
             model = get_peft_model(model, peft_config)
         args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
         noise_prob = self.preset.noise_prob if args.noise_prob is None else args.noise_prob
