@@ -23,7 +23,9 @@ COMMANDS = {
 
 def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="Trained model directory (the output_dir of `imitlm train`).")
-    parser.add_argument("--task", choices=["arithmetic"], default=None, help="Evaluate on a shipped task's split.")
+    parser.add_argument("--task", choices=["arithmetic", "text"], default=None,
+                        help="arithmetic: a shipped task split (accuracy). text: open-ended generation on --data "
+                        "(perplexity, distinct-n, Self-BLEU, MAUVE).")
     parser.add_argument("--data", default=None, help="Or a local jsonl/csv/parquet file of prompt/completion rows.")
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"], help="Task split.")
     parser.add_argument("--num_examples", type=int, default=200, help="How many questions (0: all rows of --data).")
@@ -35,6 +37,10 @@ def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature (with --do_sample).")
     parser.add_argument("--seed", type=int, default=0, help="Sampling seed.")
     parser.add_argument("--output", default=None, help="Where to write the JSON result (default: MODEL/eval_SPLIT.json).")
+    parser.add_argument("--prompt_tokens", type=int, default=8,
+                        help="--task text: plain-text rows are prompted with their first N tokens.")
+    parser.add_argument("--mauve_features_model", default=None,
+                        help="--task text: local model directory for MAUVE features (needs the mauve extra).")
 
 
 def add_generate_args(parser: argparse.ArgumentParser) -> None:
@@ -123,6 +129,8 @@ def run_evaluate(args) -> int:
     from imitlm.evaluation.evaluate import evaluate, load_eval_rows, load_trained, write_json
 
     model, tokenizer = load_trained(args.model)
+    if args.task == "text":
+        return run_evaluate_text(args, model, tokenizer)
     rows = load_eval_rows(args.task, args.data, args.split, args.num_examples, args.task_seed, args.difficulty, tokenizer)
     result = evaluate(model, tokenizer, rows, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                       do_sample=args.do_sample, temperature=args.temperature, seed=args.seed)
@@ -130,6 +138,27 @@ def run_evaluate(args) -> int:
     write_json(result, output)
     print(f"accuracy {result['accuracy']:.4f} on {result['num_examples']} examples "
           f"(perplexity {result['perplexity']:.3f}, backspace rate {result['backspace_rate']:.4f}); wrote {output}")
+    return 0
+
+
+def run_evaluate_text(args, model, tokenizer) -> int:
+    from imitlm.evaluation.evaluate import write_json
+    from imitlm.evaluation.text_eval import evaluate_text
+    from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
+
+    if args.data is None:
+        raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
+    rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
+    if args.num_examples:
+        rows = rows.select(range(min(args.num_examples, len(rows))))
+    result = evaluate_text(model, tokenizer, rows, prompt_tokens=args.prompt_tokens,
+                           max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                           temperature=args.temperature, seed=args.seed,
+                           mauve_features_model=args.mauve_features_model)
+    output = args.output or os.path.join(args.model, "eval_text.json")
+    write_json(result, output)
+    shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
+    print(f"{shown} on {result['num_examples']} rows; wrote {output}")
     return 0
 
 
