@@ -1,0 +1,26 @@
+"""The `<bksp>` action: vocab extension, one-pass layout, noise augmentation (DESIGN sec 4-5).
+
+The layout and augmentation import torch only; :mod:`imitlm.backspace.vocab` works on
+transformers tokenizers and models (passed in; it does not import transformers itself).
+"""
+
+from imitlm.backspace.augment import augment_with_noise, uniform_noise_sampler
+from imitlm.backspace.layout import (
+    BackspaceLayout,
+    apply_backspaces,
+    apply_backspaces_batch,
+    build_inputs,
+)
+from imitlm.backspace.vocab import add_backspace_token, get_bksp_id, lora_config_with_bksp
+
+__all__ = [
+    "BackspaceLayout",
+    "add_backspace_token",
+    "get_bksp_id",
+    "lora_config_with_bksp",
+    "apply_backspaces",
+    "apply_backspaces_batch",
+    "augment_with_noise",
+    "build_inputs",
+    "uniform_noise_sampler",
+]

@@ -50,7 +50,8 @@ def generate_samples(
     check_prompt_lengths([len(ids) for ids in encoded], model, max_new_tokens)
     limit = model_max_length(model)
     if limit is not None:  # the state (prompt + surviving completion) must fit the model's positions
-        max_state_length = min(max_state_length or limit, limit)
+        room = limit - max(len(ids) for ids in encoded)  # max_state_length counts completion tokens
+        max_state_length = min(max_state_length or room, room)
     generator = torch.Generator().manual_seed(seed)
     samples = []
     for start in range(0, len(prompts), batch_size):

@@ -149,7 +149,8 @@ class ImitationTrainer(Trainer):
         items, stats = collect_rollouts(
             model, prompts, bksp_id=self.bksp_id, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
             max_new_tokens=self.args.max_new_tokens, temperature=self.args.rollout_temperature,
-            generator=self.rollout_generator, max_state_length=self.args.max_length,
+            generator=self.rollout_generator,
+            max_state_length=self.args.max_length - max(len(p) for p in prompts),  # completion tokens
         )
         self.replay.add(items)
         self.rollout_seconds_total += stats["rollout/seconds"]

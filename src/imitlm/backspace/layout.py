@@ -1,0 +1,277 @@
+"""The `<bksp>` layout: one causal forward pass gives the logits of every state (DESIGN sec 4).
+
+A sequence of actions with backspaces is laid out so that an ordinary causal LM, fed
+`input_ids`, `position_ids` and a custom 4D additive `attention_mask`, produces at position t
+exactly the logits of a fresh forward over the state reached after action t.
+
+The stack of positions making up the current state, for prompt ``P = p0 p1`` and actions
+``a X <bksp> b``::
+
+    position      0    1    2    3    4          5
+    sequence      p0   p1   a    X    <bksp>     b
+    input_ids     p0   p1   a    X    a (copy)   b
+    position_ids  0    1    2    3    2          3
+    stack after   [0] [0,1] [0,1,2] [0,1,2,3] [0,1,4] [0,1,4,5]
+
+Everything here is vectorised over the batch and imports torch only.
+
+How the stack is found without a loop. Let ``d_t`` be the stack size after step t (+1 for a
+token, -1 for `<bksp>`, a cumulative sum). The top of the stack after step t is always t, and
+the element at depth k only changes at a step whose depth is k. Hence
+
+- the stack after step t is ``{s <= t : d_s <= d_t and no u in (s, t] has d_u = d_s}``, i.e.
+  ``s <= t < next_same[s]`` with ``next_same[s]`` the next position of equal depth, provided
+  the step after s is a push (after a `<bksp>` at s + 1 the depth stays below d_s until
+  ``next_same[s]``); so each key s is seen by an interval of queries ``[s, end[s])``;
+- the token fed at a `<bksp>` position t is the last *ordinary* token at depth ``d_t`` before
+  t (the chain of copies ends there), found by a cummax over positions sorted by depth;
+- the position id is ``d_t - 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+IGNORE_INDEX = -100
+
+
+# ----------------------------------------------------------------------------------------------
+# Applying backspaces
+# ----------------------------------------------------------------------------------------------
+
+
+def apply_backspaces(actions: list[int], bksp_id: int) -> list[int]:
+    """Reference: the tokens that survive a list of actions (token appends, `<bksp>` deletes).
+
+    Example, with ``bksp_id = 9``::
+
+        >>> apply_backspaces([5, 6, 7, 9, 8], bksp_id=9)
+        [5, 6, 8]
+        >>> apply_backspaces([5, 9, 9], bksp_id=9)
+        Traceback (most recent call last):
+        ...
+        ValueError: <bksp> at action 2 deletes from an empty sequence
+
+    Raises ValueError when a `<bksp>` would delete from an empty sequence (in the MDP it would
+    delete a prompt token, which is illegal).
+    """
+    out: list[int] = []
+    for i, a in enumerate(actions):
+        if a == bksp_id:
+            if not out:
+                raise ValueError(f"<bksp> at action {i} deletes from an empty sequence")
+            out.pop()
+        else:
+            out.append(a)
+    return out
+
+
+def apply_backspaces_batch(
+    actions: torch.Tensor, lengths: torch.Tensor, *, bksp_id: int, pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vectorised :func:`apply_backspaces` for a right-padded batch.
+
+    Args:
+        actions: (B, T) long, right-padded.
+        lengths: (B,) number of valid actions per row.
+
+    Returns ``(tokens, new_lengths)``: (B, T) right-padded with ``pad_id`` and (B,).
+
+    Example (``bksp_id = 9``, ``pad_id = 0``)::
+
+        actions = [[5, 6, 9, 7], [5, 9, 6, 0]], lengths = [4, 3]
+        tokens  = [[5, 7, 0, 0], [6, 0, 0, 0]], new_lengths = [2, 1]
+
+    A token at s survives iff the depth never drops below its own depth afterwards.
+    """
+    B, T = actions.shape
+    ar = torch.arange(T, device=actions.device)
+    valid = ar[None, :] < lengths[:, None]  # (B, T)
+    is_bksp = valid & (actions == bksp_id)
+    step = torch.where(is_bksp, -1, 1).masked_fill(~valid, 0)
+    depth = step.cumsum(1)  # (B, T) stack size after step t
+    bad = valid & (depth < 0)
+    if bad.any():
+        b, t = (int(x) for x in bad.nonzero()[0])
+        raise ValueError(f"row {b}: <bksp> at action {t} deletes from an empty sequence")
+    big = T + 1
+    # suffix_min[s] = min over u > s of depth[u] (pads do not count)
+    d_valid = depth.masked_fill(~valid, big)
+    suffix = torch.flip(torch.cummin(torch.flip(d_valid, [1]), 1).values, [1])  # min over u >= s
+    suffix_after = torch.cat([suffix[:, 1:], suffix.new_full((B, 1), big)], 1)
+    survive = valid & ~is_bksp & (suffix_after >= depth)  # (B, T)
+    new_lengths = torch.where(lengths > 0, depth.gather(1, (lengths - 1).clamp(min=0)[:, None])[:, 0], 0)
+    out = torch.full_like(actions, pad_id)
+    b_idx, s_idx = survive.nonzero(as_tuple=True)
+    out[b_idx, depth[b_idx, s_idx] - 1] = actions[b_idx, s_idx]
+    return out, new_lengths
+
+
+# ----------------------------------------------------------------------------------------------
+# Training layout
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BackspaceLayout:
+    """Tensors of one backspace layout; ``model(**layout.model_inputs())`` runs the forward.
+
+    Also indexable like a dict (``layout["input_ids"]``, ``dict(layout)``) for collators.
+    Shapes: B rows, T positions.
+    """
+
+    input_ids: torch.Tensor  # (B, T) long: tokens fed (copies at <bksp> positions)
+    position_ids: torch.Tensor  # (B, T) long: state length before the token = depth - 1
+    attention_mask: torch.Tensor  # (B, 1, T, T) additive float: 0 allowed, finfo.min elsewhere
+    targets: torch.Tensor  # (B, T) long: action following the state held at t, else -100
+    target_mask: torch.Tensor  # (B, T) bool: target valid and not a noise token
+    done: torch.Tensor  # (B, T) bool: target is EOS
+    next_index: torch.Tensor  # (B, T) long: position holding the next state (t + 1), 0 if none
+
+    def model_inputs(self) -> dict[str, torch.Tensor]:
+        return {
+            "input_ids": self.input_ids,
+            "position_ids": self.position_ids,
+            "attention_mask": self.attention_mask,
+        }
+
+    def keys(self):
+        return [f.name for f in fields(self)]
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def to(self, device) -> "BackspaceLayout":
+        return BackspaceLayout(**{k: getattr(self, k).to(device) for k in self.keys()})
+
+
+def _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt) -> None:
+    """Name the first problem (called only once a single combined check has failed)."""
+    if (prompt_lengths < 1).any():
+        raise ValueError("every row needs a prompt of at least one token (e.g. BOS)")
+    if (lengths < prompt_lengths).any() or (lengths > T).any():
+        raise ValueError("need prompt_lengths <= lengths <= T")
+    if bksp_in_prompt.any():
+        b, t = (int(x) for x in bksp_in_prompt.nonzero()[0])
+        raise ValueError(f"row {b}: <bksp> inside the prompt at position {t}")
+    b, t = (int(x) for x in deletes_prompt.nonzero()[0])
+    raise ValueError(
+        f"row {b}: <bksp> at position {t} would delete a prompt token (prompt length {int(prompt_lengths[b])})"
+    )
+
+
+def build_inputs(
+    sequences: torch.Tensor,
+    prompt_lengths: torch.Tensor,
+    lengths: torch.Tensor,
+    *,
+    bksp_id: int,
+    eos_id: int,
+    pad_id: int,
+    dtype: torch.dtype = torch.float32,
+    noise_mask: torch.Tensor | None = None,
+) -> BackspaceLayout:
+    """Lay out prompt + actions (with `<bksp>`) for one causal forward (DESIGN sec 4).
+
+    Args:
+        sequences: (B, T) long, prompt tokens then action ids, right-padded with ``pad_id``.
+        prompt_lengths: (B,) long, at least 1.
+        lengths: (B,) long, prompt + actions count.
+        noise_mask: optional (B, T) bool, True at action positions holding noise tokens (sec 5);
+            the position predicting a noise token is not a target.
+
+    Worked example, prompt ``P`` (id 1), actions ``a X <bksp> c EOS`` (ids 2 3 9 4 0)::
+
+        sequences    1  2  3  9  4  0
+        input_ids    1  2  3  2  4  0     (<bksp> at 3: copy of 'a' ...)
+        position_ids 0  1  2  1  2  3     (... with the position id of 'a')
+        targets      2  3  9  4  0  -100  (the output at t predicts action t + 1)
+        row 3 of the mask attends to {0, 3}: state 'P a' (position 1 replaced by its copy 3)
+
+    Raises ValueError if a `<bksp>` would delete a prompt token (row and position named).
+    """
+    if sequences.dim() != 2:
+        raise ValueError(f"sequences must be (B, T), got {tuple(sequences.shape)}")
+    device = sequences.device
+    B, T = sequences.shape
+    prompt_lengths = torch.as_tensor(prompt_lengths, device=device, dtype=torch.long)
+    lengths = torch.as_tensor(lengths, device=device, dtype=torch.long)
+
+    ar = torch.arange(T, device=device)
+    valid = ar[None, :] < lengths[:, None]  # (B, T)
+    in_prompt = ar[None, :] < prompt_lengths[:, None]  # (B, T)
+    is_bksp_token = sequences == bksp_id
+    is_bksp = is_bksp_token & valid  # (B, T)
+
+    # depth d_t: stack size after step t (prompt tokens and ordinary actions push)
+    step = torch.where(is_bksp, -1, 1).masked_fill(~valid, 0)
+    depth = step.cumsum(1)  # (B, T)
+    bksp_in_prompt = is_bksp_token & in_prompt
+    deletes_prompt = valid & ~in_prompt & (depth < prompt_lengths[:, None])
+    # one host sync for all checks (matters on GPU)
+    invalid = (
+        (prompt_lengths < 1).any() | (lengths < prompt_lengths).any() | (lengths > T).any()
+        | bksp_in_prompt.any() | deletes_prompt.any()
+    )
+    if invalid:
+        _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt)
+    # pads get unique depths of their own so that they form singleton groups below
+    depth = torch.where(valid, depth, T + 1 + ar[None, :])
+
+    # Sort positions by (depth, position): groups of equal depth, in time order.
+    key = depth * (T + 1) + ar[None, :]  # (B, T) unique per row
+    order = key.argsort(dim=1)  # (B, T)
+    sorted_depth = depth.gather(1, order)
+    # next_same[s]: next position with the same depth, T if none
+    nxt_pos = torch.cat([order[:, 1:], order.new_full((B, 1), T)], 1)
+    nxt_depth = torch.cat([sorted_depth[:, 1:], sorted_depth.new_full((B, 1), -1)], 1)
+    next_same_sorted = torch.where(nxt_depth == sorted_depth, nxt_pos, T)
+    next_same = torch.empty_like(next_same_sorted).scatter_(1, order, next_same_sorted)  # (B, T)
+    # source[t]: last ordinary token at depth d_t up to t (each depth group starts with a token,
+    # and key grows with depth, so a running max never leaks across groups)
+    is_token_sorted = (~is_bksp).gather(1, order)
+    tok_key = torch.where(is_token_sorted, sorted_depth * (T + 1) + order, -1)
+    src_sorted = torch.cummax(tok_key, 1).values % (T + 1)
+    source = torch.empty_like(src_sorted).scatter_(1, order, src_sorted)  # (B, T)
+
+    input_ids = sequences.gather(1, source).masked_fill(~valid, pad_id)
+    position_ids = (depth - 1).masked_fill(~valid, 0)
+
+    # allowed[t, s]: s in the stack after step t  <=>  s <= t < end[s], where end[s] is
+    # - s + 1 if action s + 1 is a <bksp> (the depth drops below d_s until it next equals d_s,
+    #   and then s has been replaced: s is never seen again);
+    # - else the next position with depth d_s (or the row's length): the depth stays above d_s.
+    # Pads get end[s] = s + 1 and valid keys end by the row's length, so a pad sees only itself.
+    bksp_next = torch.cat([is_bksp[:, 1:], is_bksp.new_zeros((B, 1))], 1)  # action s + 1 is <bksp>
+    end = torch.where(bksp_next, ar[None, :] + 1, torch.minimum(next_same, lengths[:, None]))
+    end = torch.where(valid, end, ar[None, :] + 1)  # (B, T)
+    causal = torch.ones((T, T), dtype=torch.bool, device=device).tril_()  # [t, s]: s <= t
+    allowed = (ar[None, :, None] < end[:, None, :]) & causal  # (B, T, T)
+    min_value = torch.finfo(dtype).min
+    zero = torch.zeros((), dtype=dtype, device=device)
+    attention_mask = torch.where(allowed, zero, min_value)[:, None]  # (B, 1, T, T)
+
+    # targets: output at i predicts the action at i + 1, for i in [prompt_len - 1, length - 2]
+    is_target = (ar[None, :] >= prompt_lengths[:, None] - 1) & (ar[None, :] <= lengths[:, None] - 2)
+    shifted = torch.cat([sequences[:, 1:], sequences.new_full((B, 1), pad_id)], 1)
+    targets = torch.where(is_target, shifted, IGNORE_INDEX)
+    target_mask = is_target.clone()
+    if noise_mask is not None:
+        noise_mask = noise_mask.to(device=device, dtype=torch.bool)
+        noise_next = torch.cat([noise_mask[:, 1:], noise_mask.new_zeros((B, 1))], 1)
+        target_mask &= ~noise_next
+    done = is_target & (targets == eos_id)
+    next_index = torch.where(is_target, ar[None, :] + 1, 0)
+    return BackspaceLayout(
+        input_ids=input_ids,
+        position_ids=position_ids,
+        attention_mask=attention_mask,
+        targets=targets,
+        target_mask=target_mask,
+        done=done,
+        next_index=next_index,
+    )

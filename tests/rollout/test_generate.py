@@ -1,0 +1,120 @@
+"""Batched cached generation with <bksp> against a cache-free reference and the training layout."""
+
+import pytest
+import torch
+
+from imitlm.backspace.layout import apply_backspaces, build_inputs
+from imitlm.rollout.generate import generate_with_backspace
+from reference.backspace_ref import ATTN_IMPLEMENTATIONS, BKSP, EOS, MODEL_KINDS, PAD, tiny_model
+from reference.generation_ref import generate_ref
+
+PROMPTS = [[3, 4, 5], [6], [7, 8, 9, 10, 11], [12, 13]]
+
+
+def biased_head(model, bias):
+    """Give the LM head a bias (untied model), e.g. to make <bksp> likely or EOS impossible."""
+    head = model.get_output_embeddings()
+    new = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        new.weight.copy_(head.weight)
+        new.bias.copy_(bias)
+    model.set_output_embeddings(new)
+    return model
+
+
+@pytest.mark.parametrize("attn", ATTN_IMPLEMENTATIONS)
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_greedy_with_forced_actions_matches_reference(kind, attn):
+    model = tiny_model(kind, attn, seed=1)
+    g = torch.Generator().manual_seed(0)
+    res = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=14,
+        force_prob=0.5, force_token_ids=[BKSP, BKSP, BKSP, 2, 3, EOS], generator=g, return_logits=True,
+    )
+    n_bksp_rows = 0
+    for b, prompt in enumerate(PROMPTS):
+        trace = list(zip(res.forced[b], res.actions[b]))
+        ref_actions, ref_logits, ref_finished = generate_ref(
+            model, prompt, bksp_id=BKSP, eos_id=EOS, max_new_actions=14, forced_trace=trace
+        )
+        assert res.actions[b] == ref_actions
+        assert res.finished[b] == ref_finished
+        torch.testing.assert_close(res.logits[b], ref_logits, atol=1e-5, rtol=1e-5)
+        body = ref_actions[:-1] if ref_finished else ref_actions
+        assert res.final_ids[b] == apply_backspaces(body, BKSP)
+        n_bksp_rows += BKSP in res.actions[b]
+    assert n_bksp_rows >= 2  # rows delete independently
+
+
+def test_rescoring_with_build_inputs_reproduces_sampling_logits():
+    model = tiny_model("llama", "sdpa", seed=2)
+    bias = torch.zeros(model.config.vocab_size)
+    bias[BKSP] = 1.5  # <bksp> common
+    biased_head(model, bias)
+    g = torch.Generator().manual_seed(0)
+    res = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=16,
+        do_sample=True, temperature=1.3, top_k=10, top_p=0.95, generator=g, return_logits=True,
+    )
+    assert sum(a.count(BKSP) for a in res.actions) >= 4
+    rows = [p + a for p, a in zip(PROMPTS, res.actions)]
+    T = max(map(len, rows))
+    seq = torch.full((len(rows), T), PAD, dtype=torch.long)
+    for b, r in enumerate(rows):
+        seq[b, : len(r)] = torch.tensor(r)
+    prompt_lengths = torch.tensor([len(p) for p in PROMPTS])
+    lay = build_inputs(seq, prompt_lengths, torch.tensor(list(map(len, rows))), bksp_id=BKSP, eos_id=EOS, pad_id=PAD)
+    with torch.no_grad():
+        logits = model(**lay.model_inputs()).logits
+    for b, p in enumerate(PROMPTS):
+        n = len(res.actions[b])
+        torch.testing.assert_close(logits[b, len(p) - 1 : len(p) - 1 + n], res.logits[b], atol=1e-5, rtol=1e-5)
+
+
+def test_bksp_forced_high_never_deletes_prompt_and_stops_at_limit():
+    model = tiny_model("qwen2", "sdpa")
+    bias = torch.zeros(model.config.vocab_size)
+    bias[BKSP] = 1e4
+    biased_head(model, bias)
+    res = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9)
+    for b in range(len(PROMPTS)):
+        acts = res.actions[b]
+        assert len(acts) == 9 and not res.finished[b]
+        # token, <bksp>, token, <bksp>, ...: a <bksp> only when the completion is non-empty
+        assert acts[1::2] == [BKSP] * 4 and BKSP not in acts[0::2]
+        assert res.final_ids[b] == [acts[-1]]
+
+
+def test_no_eos_stops_at_limits():
+    model = tiny_model("gpt2", "eager")
+    model.config.tie_word_embeddings = False
+    bias = torch.zeros(model.config.vocab_size)
+    bias[EOS] = -1e9
+    biased_head(model, bias)
+    res = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=12, do_sample=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert all(len(a) == 12 and EOS not in a for a in res.actions) and not any(res.finished)
+    res = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=30, max_state_length=3,
+        allow_backspace=False,
+    )
+    assert all(len(f) == 3 and len(a) == 3 for f, a in zip(res.final_ids, res.actions))
+    assert not any(res.finished)
+
+
+def test_finished_rows_stop_and_allow_backspace_false():
+    model = tiny_model("llama", "eager", seed=3)
+    bias = torch.zeros(model.config.vocab_size)
+    bias[EOS] = 3.0
+    biased_head(model, bias)
+    res = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=20, do_sample=True,
+        generator=torch.Generator().manual_seed(1), allow_backspace=False,
+    )
+    for a, fin in zip(res.actions, res.finished):
+        assert BKSP not in a
+        if fin:
+            assert a[-1] == EOS and a.count(EOS) == 1
+    assert any(res.finished)
