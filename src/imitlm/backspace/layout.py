@@ -164,6 +164,28 @@ def _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt) -
     )
 
 
+def action_targets(sequences, prompt_lengths, lengths, *, eos_id: int, pad_id: int, noise_mask=None):
+    """Per-position targets of a prompt + actions batch, shared by the backspace and the plain causal layout.
+
+    Returns (targets, target_mask, done, next_index), each (B, T): the output at i predicts the action at i + 1
+    for i in [prompt_len - 1, length - 2] (-100 elsewhere); target_mask drops positions that predict a noise
+    token; done marks EOS targets; next_index = i + 1 is the position holding the next state.
+    """
+    B, T = sequences.shape
+    ar = torch.arange(T, device=sequences.device)
+    is_target = (ar[None, :] >= prompt_lengths[:, None] - 1) & (ar[None, :] <= lengths[:, None] - 2)
+    shifted = torch.cat([sequences[:, 1:], sequences.new_full((B, 1), pad_id)], 1)
+    targets = torch.where(is_target, shifted, IGNORE_INDEX)
+    target_mask = is_target.clone()
+    if noise_mask is not None:
+        noise_mask = noise_mask.to(device=sequences.device, dtype=torch.bool)
+        noise_next = torch.cat([noise_mask[:, 1:], noise_mask.new_zeros((B, 1))], 1)
+        target_mask &= ~noise_next  # a noise token is an action of the perturbation, not of the expert
+    done = is_target & (targets == eos_id)
+    next_index = torch.where(is_target, ar[None, :] + 1, 0)
+    return targets, target_mask, done, next_index
+
+
 def build_inputs(
     sequences: torch.Tensor,
     prompt_lengths: torch.Tensor,
@@ -255,17 +277,8 @@ def build_inputs(
     zero = torch.zeros((), dtype=dtype, device=device)
     attention_mask = torch.where(allowed, zero, min_value)[:, None]  # (B, 1, T, T)
 
-    # targets: output at i predicts the action at i + 1, for i in [prompt_len - 1, length - 2]
-    is_target = (ar[None, :] >= prompt_lengths[:, None] - 1) & (ar[None, :] <= lengths[:, None] - 2)
-    shifted = torch.cat([sequences[:, 1:], sequences.new_full((B, 1), pad_id)], 1)
-    targets = torch.where(is_target, shifted, IGNORE_INDEX)
-    target_mask = is_target.clone()
-    if noise_mask is not None:
-        noise_mask = noise_mask.to(device=device, dtype=torch.bool)
-        noise_next = torch.cat([noise_mask[:, 1:], noise_mask.new_zeros((B, 1))], 1)
-        target_mask &= ~noise_next
-    done = is_target & (targets == eos_id)
-    next_index = torch.where(is_target, ar[None, :] + 1, 0)
+    targets, target_mask, done, next_index = action_targets(sequences, prompt_lengths, lengths, eos_id=eos_id,
+                                                            pad_id=pad_id, noise_mask=noise_mask)
     return BackspaceLayout(
         input_ids=input_ids,
         position_ids=position_ids,

@@ -51,10 +51,11 @@ def concat_batches(first: dict[str, torch.Tensor], second: dict[str, torch.Tenso
 
 
 def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(data targets, policy targets) of a batch: actions that are not noise tokens. Shape (2,)."""
-    width = batch["input_ids"].shape[1]
-    positions = torch.arange(width)  # (T,)
-    is_action = (positions >= batch["prompt_lengths"][:, None]) & (positions < batch["lengths"][:, None])  # (B, T)
-    per_row = (is_action & ~batch["noise_mask"]).sum(dim=1)  # (B,)
+    """(data targets, policy targets) of a batch: the transitions the objective counts. Shape (2,)."""
+    from imitlm.backspace.layout import action_targets
+
+    _, target_mask, _, _ = action_targets(batch["input_ids"], batch["prompt_lengths"], batch["lengths"], eos_id=-1,
+                                          pad_id=0, noise_mask=batch["noise_mask"])
+    per_row = target_mask.sum(dim=1)  # (B,)
     policy = batch["is_policy"]
     return torch.stack([per_row[~policy].sum(), per_row[policy].sum()]).float()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from imitlm.backspace.layout import action_targets, build_inputs
+
 
 @dataclass
 class Layout:
@@ -21,26 +23,9 @@ class Layout:
     next_index: torch.Tensor
 
 
-def causal_targets(input_ids, prompt_lengths, lengths, eos_id: int, noise_mask=None):
-    """Targets of a causal layout: the output at position i predicts input i+1, for i in [prompt_len-1, length-2]."""
-    batch_size, width = input_ids.shape
-    positions = torch.arange(width, device=input_ids.device).expand(batch_size, width)  # (B, T)
-    valid = (positions >= prompt_lengths[:, None] - 1) & (positions <= lengths[:, None] - 2)
-    shifted = torch.cat([input_ids[:, 1:], input_ids[:, :1]], dim=1)  # (B, T): input i+1 at i
-    targets = torch.where(valid, shifted, torch.full_like(input_ids, -100))
-    target_mask = valid.clone()
-    if noise_mask is not None:
-        noise_next = torch.cat([noise_mask[:, 1:], torch.zeros_like(noise_mask[:, :1])], dim=1)
-        target_mask &= ~noise_next  # a noise token is an action of the perturbation, not of the expert
-    next_index = torch.where(valid, positions + 1, torch.zeros_like(positions))
-    return targets, target_mask, valid & (targets == eos_id), next_index
-
-
 def make_layout(batch, *, bksp_id: int | None, eos_id: int, pad_id: int, dtype: torch.dtype) -> Layout:
     input_ids, prompt_lengths, lengths = batch["input_ids"], batch["prompt_lengths"], batch["lengths"]
     if bksp_id is not None and bool((input_ids == bksp_id).any()):
-        from imitlm.backspace.layout import build_inputs
-
         layout = build_inputs(input_ids, prompt_lengths, lengths, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id,
                               dtype=dtype, noise_mask=batch.get("noise_mask"))
         return Layout(
@@ -50,6 +35,6 @@ def make_layout(batch, *, bksp_id: int | None, eos_id: int, pad_id: int, dtype: 
         )
     width = input_ids.shape[1]
     attention_mask = (torch.arange(width, device=input_ids.device)[None, :] < lengths[:, None]).long()  # (B, T)
-    targets, target_mask, done, next_index = causal_targets(input_ids, prompt_lengths, lengths, eos_id,
-                                                            batch.get("noise_mask"))
+    targets, target_mask, done, next_index = action_targets(input_ids, prompt_lengths, lengths, eos_id=eos_id,
+                                                            pad_id=pad_id, noise_mask=batch.get("noise_mask"))
     return Layout({"input_ids": input_ids, "attention_mask": attention_mask}, targets, target_mask, done, next_index)
