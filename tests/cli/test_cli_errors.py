@@ -147,3 +147,16 @@ def test_output_dir_with_a_different_run(tmp_path):
 def test_debug_shows_traceback(tmp_path):
     result = imitlm("--debug", "train", "--model_config", MODEL, "--objective", "gail")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_non_finite_loss_stops_naming_step_and_term(tmp_path):
+    out = tmp_path / "o"
+    result = imitlm("train", "--model_config", MODEL, "--output_dir", str(out), *BASE[:-4], "--max_steps", "8",
+                    "--save_steps", "1", "--learning_rate", "1e6", "--max_grad_norm", "0", "--optim", "sgd")
+    assert_user_error(result, "non-finite", "at step", "objective/mle", "lower --learning_rate")
+    line = [x for x in result.stderr.splitlines() if x.startswith("imitlm: error:")][0]
+    step = int(line.split("at step ")[1].split()[0])
+    if "the last good checkpoint is" in line:
+        kept = line.split("the last good checkpoint is ")[1].split(";")[0]
+        assert int(kept.rsplit("-", 1)[1]) < step and (Path(kept) / "imitlm_complete.json").is_file()
+    assert not (out / "model.safetensors").exists()  # no final model from a diverged run

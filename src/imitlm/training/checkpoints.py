@@ -33,13 +33,14 @@ def is_complete(folder: str | Path) -> bool:
     return (Path(folder) / MARKER).is_file()
 
 
-def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+def last_complete_checkpoint(output_dir: str | Path, before_step: int | None = None) -> str | None:
+    """The newest checkpoint folder with the completion marker (and a step below `before_step`, if given)."""
     root = Path(output_dir)
     if not root.is_dir():
         return None
     found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()]
-    for _, path in sorted(found, reverse=True):
-        if is_complete(path):
+    for step, path in sorted(found, reverse=True):
+        if is_complete(path) and (before_step is None or step < before_step):
             return str(path)
     return None
 
@@ -50,10 +51,21 @@ class NonFiniteError(UserError):
 
 def raise_non_finite(step: int, metrics: dict[str, torch.Tensor], output_dir: str, what: str = "loss") -> None:
     bad = [name for name, value in metrics.items() if not bool(torch.isfinite(value).all())]
-    last = last_complete_checkpoint(output_dir)
+    terms = [name for name in bad if name not in ("objective/loss", "objective/il")] or bad  # the parts, not the sums
+    last = last_complete_checkpoint(output_dir, before_step=step)  # checkpoint-{step} holds the weights that failed
     kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-    raise NonFiniteError(f"non-finite {what} at step {step} (non-finite terms: {', '.join(bad) or 'none'}); {kept}; "
+    raise NonFiniteError(f"non-finite {what} at step {step} (non-finite terms: {', '.join(terms) or 'none'}); {kept}; "
                          "lower --learning_rate or --td_weight, or check the data")
+
+
+def check_finite_weights(model, step: int, output_dir: str) -> None:
+    """Refuse to write a checkpoint of non-finite weights (resume must never load one)."""
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            last = last_complete_checkpoint(output_dir)
+            kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+            raise NonFiniteError(f"non-finite weights at step {step} (first in {name}); {kept}; "
+                                 "lower --learning_rate or set --max_grad_norm")
 
 
 class NonFiniteGradientCheck(TrainerCallback):
@@ -64,7 +76,7 @@ class NonFiniteGradientCheck(TrainerCallback):
             return
         bad = [name for name, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
         if bad:
-            last = last_complete_checkpoint(args.output_dir)
+            last = last_complete_checkpoint(args.output_dir, before_step=state.global_step)
             kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
             raise NonFiniteError(f"non-finite gradients at step {state.global_step} (first in {bad[0]}); {kept}; "
                                  "lower --learning_rate or set --max_grad_norm")

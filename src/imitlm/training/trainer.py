@@ -18,7 +18,12 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss
-from imitlm.training.checkpoints import NonFiniteGradientCheck, mark_complete, raise_non_finite
+from imitlm.training.checkpoints import (
+    NonFiniteGradientCheck,
+    check_finite_weights,
+    mark_complete,
+    raise_non_finite,
+)
 from imitlm.training.batches import concat_batches, target_counts
 from imitlm.training.collator import ImitationCollator
 from imitlm.training.layouts import make_layout
@@ -68,7 +73,6 @@ class ImitationTrainer(Trainer):
     ):
         self.preset = get_preset(args.objective)
         tokenizer = processing_class
-        self.bksp_id = None
         if self.preset.backspace:
             from imitlm.backspace.vocab import add_backspace_token
 
@@ -211,6 +215,7 @@ class ImitationTrainer(Trainer):
 
     # ---- 4. checkpoints: complete-or-ignored, carrying the replay buffer and our generators ---
     def _save_checkpoint(self, model, trial) -> None:
+        check_finite_weights(model, self.state.global_step, self.args.output_dir)
         limit = self.args.save_total_limit
         self.args.save_total_limit = None  # rotate old checkpoints only once the new one is complete
         try:

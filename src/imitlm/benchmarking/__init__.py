@@ -1,0 +1,14 @@
+"""`imitlm bench`: what imitation learning costs against MLE and Hugging Face generation, side by side.
+
+One process, one tiny GPT-2, the library's own code paths; each measurement repeated and summarised by its
+median and spread. Names of the ratios in the JSON (stable):
+
+- ``train_step_ratio/<preset>``: a training step per token over the ``mle`` step (ratio 1, ``train_step``);
+- ``generation_throughput_ratio``: ``generate_with_backspace`` tokens/s over ``model.generate`` (ratio 2, ``generation``);
+- ``online_wallclock_ratio/<preset>``, ``rollout_share/<preset>``: online training runs over an ``mle`` run
+  (ratio 3, ``online``);
+- ``peak_memory_ratio/<variant>``: peak memory of a step over an ``mle`` step (ratio 4, ``memory``);
+- ``scaling/...``: ratios 1 and 2 across batch sizes and lengths.
+
+`runner.run_bench` runs them all and writes the JSON; the modules import nothing from each other but ``common``.
+"""

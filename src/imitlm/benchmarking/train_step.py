@@ -1,0 +1,207 @@
+"""Ratio 1: one training step of each preset over the same data batch, per token, against `mle`.
+
+A step is what `ImitationTrainer` runs per batch, without the Trainer around it: `make_layout`, one
+forward pass, `imitation_loss` with the preset's `ObjectiveSpec`, the finiteness check and metric
+accumulation of `compute_loss`, backward, AdamW step. Rollouts are excluded: the online presets take
+their policy rows from a replay buffer filled beforehand, as many rows as data rows, and their time
+is divided by the tokens they process (data + policy), like every other preset's.
+
+Data rows are prompt + completion of exactly `length` tokens; the backspace presets' rows go through
+the real collator (noise + `<bksp>` inserted) and are then cut back to `length`, so every preset feeds
+tensors of the same shape and the ratio shows the cost of the layout and the objective alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from imitlm.benchmarking.common import EOS_ID, FIRST_ORDINARY, PAD_ID, BenchSettings, summary, timed
+from imitlm.objectives import ObjectiveSpec, get_preset, imitation_loss
+from imitlm.training.batches import concat_batches, target_counts
+from imitlm.training.collator import ImitationCollator
+from imitlm.training.layouts import make_layout
+from imitlm.training.rollouts import ReplayBuffer
+
+PRESETS = ("mle", "mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
+GOALS = {"mle_bksp": "<= 1.05", "iqlearn": "<= 1.05", "sequencematch": "<= 1.05"}
+POLICY_BKSP_RATE = 0.02  # share of `<bksp>` in the pre-filled rollouts of backspace presets
+
+
+@dataclass
+class TrainCase:
+    """One preset's batch on the device, with what `compute_loss` needs besides the model."""
+
+    name: str
+    batch: dict[str, torch.Tensor]
+    counts: torch.Tensor  # (2,) data / policy target counts, on the device
+    spec: ObjectiveSpec
+    bksp_id: int | None
+    tokens: int  # positions fed to the model that hold a token (not padding)
+
+
+def data_rows(settings: BenchSettings, batch_size: int, length: int, seed: int) -> list[dict]:
+    """`batch_size` rows of prompt + completion (ending in EOS), `length` tokens in all."""
+    generator = torch.Generator().manual_seed(seed)
+    high = settings.bksp_id  # ordinary ids are FIRST_ORDINARY .. bksp_id - 1
+    P = settings.prompt_length
+    rows = []
+    for index in range(batch_size):
+        prompt = torch.randint(FIRST_ORDINARY, high, (P,), generator=generator).tolist()
+        completion = torch.randint(FIRST_ORDINARY, high, (length - P - 1,), generator=generator).tolist() + [EOS_ID]
+        rows.append({"prompt_ids": prompt, "completion_ids": completion, "example_index": index})
+    return rows
+
+
+def policy_items(settings: BenchSettings, num_rows: int, length: int, backspace: bool, seed: int):
+    """Stand-ins for rollouts: (prompt, actions) of `length` tokens, with rare legal `<bksp>` if `backspace`."""
+    generator = torch.Generator().manual_seed(seed)
+    P = settings.prompt_length
+    items = []
+    for _ in range(num_rows):
+        prompt = torch.randint(FIRST_ORDINARY, settings.bksp_id, (P,), generator=generator).tolist()
+        tokens = torch.randint(FIRST_ORDINARY, settings.bksp_id, (length - P,), generator=generator).tolist()
+        coins = torch.rand(length - P, generator=generator) < POLICY_BKSP_RATE
+        actions, depth = [], 0
+        for token, coin in zip(tokens, coins.tolist()):
+            if backspace and coin and depth > 0:
+                actions.append(settings.bksp_id)
+                depth -= 1
+            else:
+                actions.append(token)
+                depth += 1
+        items.append((prompt, actions))
+    return items
+
+
+def crop(batch: dict[str, torch.Tensor], width: int) -> dict[str, torch.Tensor]:
+    """Cut a batch back to `width` positions (rows become truncated sequences)."""
+    out = dict(batch)
+    out["input_ids"] = batch["input_ids"][:, :width].contiguous()
+    out["noise_mask"] = batch["noise_mask"][:, :width].contiguous()
+    out["lengths"] = batch["lengths"].clamp(max=width)
+    return out
+
+
+def make_case(settings: BenchSettings, preset_name: str, batch_size: int, length: int, device: torch.device,
+              policy_rows: int | None = None) -> TrainCase:
+    """The batch a preset's training step sees: collated data rows (+ replay-buffer policy rows if online)."""
+    preset = get_preset(preset_name)
+    bksp_id = settings.bksp_id if preset.backspace else None
+    collator = ImitationCollator(
+        pad_id=PAD_ID, bksp_id=bksp_id, noise_prob=preset.noise_prob if preset.backspace else 0.0,
+        noise_token_ids=list(range(FIRST_ORDINARY, settings.bksp_id)), seed=settings.seed, eos_id=EOS_ID,
+    )
+    batch = crop(collator(data_rows(settings, batch_size, length, settings.seed + length)), length)
+    if preset.online:
+        replay = ReplayBuffer(capacity=4 * batch_size)
+        replay.add(policy_items(settings, 4 * batch_size, length, preset.backspace, settings.seed + 1))
+        generator = torch.Generator().manual_seed(settings.seed + 2)
+        batch = concat_batches(batch, replay.sample_batch(policy_rows or batch_size, generator, PAD_ID), PAD_ID)
+    counts = target_counts(batch)  # on the host, as the Trainer computes them
+    return TrainCase(
+        name=preset_name, batch={k: v.to(device) for k, v in batch.items()}, counts=counts.to(device),
+        spec=preset.objective_spec(), bksp_id=bksp_id, tokens=int(batch["lengths"].sum()),
+    )
+
+
+def model_dtype(model) -> torch.dtype:
+    return next(p.dtype for p in model.parameters() if p.is_floating_point())
+
+
+def train_step(model, optimizer, case: TrainCase, metric_sums: dict) -> None:
+    """`ImitationTrainer.compute_loss` + backward + optimiser step, on one prepared batch."""
+    layout = make_layout(case.batch, bksp_id=case.bksp_id, eos_id=EOS_ID, pad_id=PAD_ID, dtype=model_dtype(model))
+    outputs = model(**layout.model_inputs)
+    loss, metrics = imitation_loss(
+        outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
+        case.batch["is_policy"], case.spec, num_data_tokens=case.counts[0].clamp(min=1),
+        num_policy_tokens=case.counts[1],
+    )
+    if not bool(torch.isfinite(loss)):
+        raise FloatingPointError(f"non-finite loss in the {case.name} step")
+    for name, value in metrics.items():  # the trainer accumulates its metrics on the host, every step
+        metric_sums[name] = metric_sums.get(name, 0.0) + value.detach().float().cpu()
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def hf_labels_step(model, optimizer, case: TrainCase) -> None:
+    """Reference: a plain Hugging Face step (`model(input_ids, labels=...)`) on the `mle` batch."""
+    ids = case.batch["input_ids"]
+    labels = ids.clone()
+    labels[:, : case.batch["prompt_lengths"].min()] = -100  # prompts of the data rows all have the same length
+    model(input_ids=ids, labels=labels).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, length: int, device: torch.device,
+                 repeats: int, presets=PRESETS, reference: bool = False) -> dict:
+    """Seconds per token of each preset's step (interleaved, `repeats` rounds after warm-up).
+
+    Returns {name: [seconds per token per repeat]}, `mle` first; with `reference`, also the plain HF step
+    (`hf_labels_loss`) and the breakdown entries `layout_seconds/<preset>` (the `make_layout` call alone).
+    """
+    cases = {name: make_case(settings, name, batch_size, length, device) for name in presets}
+    steps = {name: (lambda c=case: train_step(model, optimizer, c, {})) for name, case in cases.items()}
+    tokens = {name: case.tokens for name, case in cases.items()}
+    if reference:
+        steps["hf_labels_loss"] = lambda: hf_labels_step(model, optimizer, cases["mle"])
+        tokens["hf_labels_loss"] = cases["mle"].tokens
+    dtype = model_dtype(model)
+    per_token: dict[str, list[float]] = {name: [] for name in steps}
+    layout_seconds: dict[str, list[float]] = {name: [] for name in cases}
+    for round_index in range(settings.warmup + repeats):
+        for name, step in steps.items():
+            seconds, _ = timed(step, device)
+            if round_index >= settings.warmup:
+                per_token[name].append(seconds / tokens[name])
+        if reference and round_index >= settings.warmup:
+            for name, case in cases.items():
+                seconds, _ = timed(lambda c=case: make_layout(c.batch, bksp_id=c.bksp_id, eos_id=EOS_ID,
+                                                              pad_id=PAD_ID, dtype=dtype), device)
+                layout_seconds[name].append(seconds / case.tokens)
+    if reference:
+        per_token.update({f"layout_seconds/{name}": values for name, values in layout_seconds.items()})
+    return per_token
+
+
+def ratios_against_mle(per_token: dict[str, list[float]], names) -> dict[str, list[float]]:
+    """Per-repeat ratios (each repeat's preset step over the same repeat's `mle` step)."""
+    base = per_token["mle"]
+    return {name: [value / b for value, b in zip(per_token[name], base)] for name in names}
+
+
+def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) -> tuple[dict, dict]:
+    """Ratio 1 at the main cell (with breakdown) and over the scaling grid; returns (ratios, measurements)."""
+    from imitlm.benchmarking.common import make_model
+
+    model = make_model(settings, device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ratios, measurements = {}, {}
+    B, T = settings.train_batch, settings.train_length
+    log(f"[bench] train step: {len(PRESETS)} presets, batch {B} x length {T}, {settings.repeats} repeats")
+    main = measure_cell(model, optimizer, settings, B, T, device, settings.repeats, reference=True)
+    for name, values in ratios_against_mle(main, PRESETS[1:]).items():
+        ratios[f"train_step_ratio/{name}"] = summary(values, GOALS.get(name))
+    ratios["train_step_ratio/mle_over_hf_labels_loss"] = summary(
+        [m / h for m, h in zip(main["mle"], main["hf_labels_loss"])])
+    for name in PRESETS:
+        measurements[f"train_step/us_per_token/{name}"] = summary([1e6 * v for v in main[name]])
+        share = [lay / step for lay, step in zip(main[f"layout_seconds/{name}"], main[name])]
+        measurements[f"train_step/layout_share/{name}"] = summary(share)
+    measurements["train_step/us_per_token/hf_labels_loss"] = summary([1e6 * v for v in main["hf_labels_loss"]])
+    for b, t in settings.train_grid:
+        cell = f"B{b}_T{t}"
+        if (b, t) == (B, T):
+            per_token = main
+        else:
+            log(f"[bench] train step scaling: batch {b} x length {t}, {settings.grid_repeats} repeats")
+            per_token = measure_cell(model, optimizer, settings, b, t, device, settings.grid_repeats)
+        for name, values in ratios_against_mle(per_token, PRESETS[1:]).items():
+            ratios[f"scaling/train_step_ratio/{name}/{cell}"] = summary(values)
+        measurements[f"scaling/train_step_us_per_token/mle/{cell}"] = summary([1e6 * v for v in per_token["mle"]])
+    return ratios, measurements
