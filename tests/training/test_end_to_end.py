@@ -31,6 +31,21 @@ def test_train_save_reload_evaluate(tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
+def test_llama_from_scratch_and_evaluate_on_a_data_file(tmp_path):
+    out = tmp_path / "llama"
+    llama = '{"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, ' \
+            '"num_attention_heads": 2, "num_key_value_heads": 1, "max_position_embeddings": 128}'
+    assert main(["train", "--model_config", llama, "--task", "arithmetic", "--output_dir", str(out),
+                 "--max_steps", "2", "--use_cpu", "true", "--objective", "sequencematch", "--rollout_batch_size", "4",
+                 "--max_new_tokens", "4", *TINY]) == 0
+    assert json.loads((out / "config.json").read_text())["model_type"] == "llama"
+    data = tmp_path / "heldout.jsonl"
+    data.write_text(json.dumps({"prompt": "In base 10, what is 1 + 1? ", "completion": "2"}) + "\n")
+    assert main(["evaluate", "--model", str(out), "--data", str(data), "--max_new_tokens", "4",
+                 "--output", str(tmp_path / "e.json")]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["num_examples"] == 1
+
+
 def test_pretrained_model_from_local_directory(tmp_path):
     """The real `from_pretrained(model_name_or_path)` path, on a tiny model saved here (no hub access)."""
     tokenizer = build_char_tokenizer(ALPHABET)
