@@ -1,4 +1,4 @@
-"""`imitlm` command line: train | evaluate | generate | rewards | demo.
+"""`imitlm` command line: train | evaluate | generate | rewards | demo | bench.
 
 User mistakes (`UserError`) print one line and exit with code 2; `--debug` shows the traceback.
 """
@@ -18,6 +18,7 @@ COMMANDS = {
     "generate": "Sample completions for a prompt and show the action trace with deletions visible.",
     "rewards": "Extract per-token implicit rewards and sequence returns of given sequences under a model.",
     "demo": "The main job: compare all presets on the arithmetic task and write a report.",
+    "bench": "Measure the cost of each preset against MLE and of our generation against Hugging Face's, as JSON.",
 }
 
 
@@ -69,6 +70,14 @@ def add_demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output_dir", default="runs/demo", help="Where models, results.json and report.md go.")
 
 
+def add_bench_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="Tiny sizes and 2-3 repeats: a smoke run of well under a minute.")
+    parser.add_argument("--output", default=None, help="Write the JSON result here (e.g. benchmarks/results/cpu.json).")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="Default: cuda if available, else cpu.")
+    parser.add_argument("--only", default=None,
+                        help="Comma-separated subset of the measurements: train,generation,online,memory (default: all).")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imitlm",
@@ -87,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
             add_rewards_args(command)
         elif name == "demo":
             add_demo_args(command)
+        elif name == "bench":
+            add_bench_args(command)
     return parser
 
 
@@ -106,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv[0] == "train":
             return run_train(argv[1:])
         args = parser.parse_args(argv)
-        return {"evaluate": run_evaluate, "generate": run_generate, "rewards": run_rewards, "demo": run_demo}[
+        return {"evaluate": run_evaluate, "generate": run_generate, "rewards": run_rewards, "demo": run_demo,
+                "bench": run_bench}[
             args.command](args)
     except UserError as error:
         if debug:
@@ -199,6 +211,19 @@ def run_demo(args) -> int:
 
     demo(quick=args.quick, output_dir=args.output_dir)
     return 0
+
+
+def run_bench(args) -> int:
+    from imitlm.benchmarking.runner import run_bench as bench
+
+    from imitlm.benchmarking.runner import SECTIONS
+
+    sections = SECTIONS if args.only is None else tuple(s.strip() for s in args.only.split(","))
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise UserError(f"--only: unknown measurement {unknown[0]!r}; use some of {','.join(SECTIONS)}")
+    result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections)
+    return 1 if result["errors"] else 0
 
 
 if __name__ == "__main__":

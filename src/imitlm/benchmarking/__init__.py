@@ -10,5 +10,5 @@ median and spread. Names of the ratios in the JSON (stable):
 - ``peak_memory_ratio/<variant>``: peak memory of a step over an ``mle`` step (ratio 4, ``memory``);
 - ``scaling/...``: ratios 1 and 2 across batch sizes and lengths.
 
-`runner.run_bench` runs them all and writes the JSON; the modules import nothing from each other but ``common``.
+`runner.run_bench` runs them all, writes the JSON and prints a table; ``memory`` reuses ``train_step``'s batches.
 """

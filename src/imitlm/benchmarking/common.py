@@ -38,6 +38,8 @@ class BenchSettings:
     online_rollout_batch: int
     online_repeats: int
     memory_steps: int  # ratio 4: steps run by each child process
+    memory_repeats: int  # ratio 4: child processes per variant
+    threads: int | None = None  # torch CPU threads during the run (None: leave torch's setting)
     prompt_length: int = 8
     vocab: int = 512
     n_layer: int = 4
@@ -59,14 +61,15 @@ class BenchSettings:
 QUICK = BenchSettings(
     repeats=3, warmup=1, grid_repeats=2, train_batch=4, train_length=32, train_grid=((4, 16), (4, 32), (8, 32)),
     gen_batch=4, gen_new_tokens=16, gen_grid=((4, 8), (4, 16), (8, 16)),
-    online_steps=4, online_batch=8, online_rollout_every=2, online_rollout_batch=8, online_repeats=2, memory_steps=2,
+    online_steps=2, online_batch=8, online_rollout_every=1, online_rollout_batch=8, online_repeats=2, memory_steps=2,
+    memory_repeats=1, threads=1,  # a smoke run: one thread, so a machine busy with other work does not stall it
 )
 DEFAULT = BenchSettings(
     repeats=5, warmup=1, grid_repeats=3, train_batch=16, train_length=128,
     train_grid=((16, 64), (16, 128), (16, 256), (8, 128), (32, 128)),
     gen_batch=8, gen_new_tokens=128, gen_grid=((8, 64), (8, 128), (8, 256), (32, 128)),
     online_steps=30, online_batch=64, online_rollout_every=10, online_rollout_batch=64, online_repeats=3,
-    memory_steps=3,
+    memory_steps=3, memory_repeats=2,
 )
 
 

@@ -3,7 +3,9 @@
 Each measurement is its own child process (`python -m imitlm.benchmarking.memory SPEC`), so peaks never
 mix; the children run side by side since a peak is per process. A child builds the model and the batch
 of ratio 1 (same code, `train_step.make_case`), notes its baseline, runs a few steps and reports:
-- on CPU the peak resident set size (`ru_maxrss`) at the end, and before the first step;
+- on CPU the peak resident set size during the steps: Linux's high-water mark `VmHWM` is reset (by writing 5
+  to `/proc/self/clear_refs`) once model and batch are built, so import-time peaks do not hide the step's;
+  elsewhere `ru_maxrss`, which cannot be reset. The baseline is the resident size before the first step;
 - on CUDA `torch.cuda.max_memory_allocated`, and the memory allocated before the first step.
 
 Two `sequencematch` variants: at equal tokens per step (half data rows, half policy rows: the main
@@ -13,6 +15,7 @@ the Trainer does at one `per_device_train_batch_size`, twice the tokens).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -47,28 +50,56 @@ def child(spec: dict) -> dict:
     model = make_model(settings, device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     case = make_case(settings, preset, max(1, round(B * data_share)), settings.train_length, device,
-                     policy_rows=max(1, round(B * policy_share)))
+                     policy_rows=round(B * policy_share))
+    gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
         baseline = torch.cuda.memory_allocated(device)
     else:
-        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+        resettable = reset_peak_rss()
+        baseline = current_rss() if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     for _ in range(settings.memory_steps):
         train_step(model, optimizer, case, {})
     if device.type == "cuda":
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated(device)
+        how = "torch.cuda.max_memory_allocated"
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"peak_bytes": peak, "baseline_bytes": baseline, "tokens": case.tokens}
+        peak = status_bytes("VmHWM") if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        how = "VmHWM after clear_refs" if resettable else "ru_maxrss"
+    return {"peak_bytes": peak, "baseline_bytes": baseline, "tokens": case.tokens, "how": how}
+
+
+def status_bytes(field: str) -> int:
+    """A `kB` field of /proc/self/status (Linux), in bytes."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
+def current_rss() -> int:
+    return status_bytes("VmRSS")
+
+
+def reset_peak_rss() -> bool:
+    """Reset Linux's peak-RSS mark of this process; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        status_bytes("VmHWM")
+        return True
+    except (OSError, KeyError):
+        return False
 
 
 def bench_memory(settings: BenchSettings, device: torch.device, log=print) -> tuple[dict, dict]:
     """Ratio 4 from `repeats` child processes per variant (all started at once); returns (ratios, measurements)."""
     from imitlm.benchmarking.common import settings_dict
 
-    repeats = max(2, settings.grid_repeats)
+    repeats = settings.memory_repeats
     log(f"[bench] peak memory: {len(VARIANTS)} variants x {repeats} child processes")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     children = []
@@ -97,6 +128,7 @@ def bench_memory(settings: BenchSettings, device: torch.device, log=print) -> tu
         measurements[f"memory/peak_mib/{name}"] = summary([r["peak_bytes"] / 2**20 for r in runs])
         measurements[f"memory/step_increment_mib/{name}"] = summary(
             [(r["peak_bytes"] - r["baseline_bytes"]) / 2**20 for r in runs])
+    measurements["memory/how"] = results["mle"][0]["how"]
     return ratios, measurements
 
 

@@ -2,13 +2,17 @@
 
 A step is what `ImitationTrainer` runs per batch, without the Trainer around it: `make_layout`, one
 forward pass, `imitation_loss` with the preset's `ObjectiveSpec`, the finiteness check and metric
-accumulation of `compute_loss`, backward, AdamW step. Rollouts are excluded: the online presets take
-their policy rows from a replay buffer filled beforehand, as many rows as data rows, and their time
-is divided by the tokens they process (data + policy), like every other preset's.
+accumulation of `compute_loss`, backward, AdamW step (no gradient clipping: the same for every preset).
+Rollouts are excluded: the online presets take their policy rows from a replay buffer filled beforehand.
 
-Data rows are prompt + completion of exactly `length` tokens; the backspace presets' rows go through
-the real collator (noise + `<bksp>` inserted) and are then cut back to `length`, so every preset feeds
-tensors of the same shape and the ratio shows the cost of the layout and the objective alone.
+Every step feeds tensors of the same shape, (batch, length), so the ratio shows the cost of the layout
+and the objective alone, per token processed:
+- data rows are prompt + completion of exactly `length` tokens; the backspace presets' rows go through
+  the real collator (noise + `<bksp>` inserted) and are then cut back to `length`;
+- the online presets' batch is the first half of the data rows plus as many policy rows. (At one
+  `per_device_train_batch_size` the Trainer feeds all data rows *plus* as many policy rows, twice the
+  tokens: `train_step_ratio/sequencematch_same_data_rows` measures that step, per token, too. At tiny
+  sizes it looks cheaper per token only because fixed costs such as the optimiser step are shared.)
 """
 
 from __future__ import annotations
@@ -85,8 +89,8 @@ def crop(batch: dict[str, torch.Tensor], width: int) -> dict[str, torch.Tensor]:
 
 
 def make_case(settings: BenchSettings, preset_name: str, batch_size: int, length: int, device: torch.device,
-              policy_rows: int | None = None) -> TrainCase:
-    """The batch a preset's training step sees: collated data rows (+ replay-buffer policy rows if online)."""
+              policy_rows: int = 0, name: str | None = None) -> TrainCase:
+    """The batch a preset's training step sees: `batch_size` collated data rows (+ `policy_rows` replay rows if online)."""
     preset = get_preset(preset_name)
     bksp_id = settings.bksp_id if preset.backspace else None
     collator = ImitationCollator(
@@ -94,16 +98,25 @@ def make_case(settings: BenchSettings, preset_name: str, batch_size: int, length
         noise_token_ids=list(range(FIRST_ORDINARY, settings.bksp_id)), seed=settings.seed, eos_id=EOS_ID,
     )
     batch = crop(collator(data_rows(settings, batch_size, length, settings.seed + length)), length)
-    if preset.online:
+    if preset.online and policy_rows > 0:
         replay = ReplayBuffer(capacity=4 * batch_size)
         replay.add(policy_items(settings, 4 * batch_size, length, preset.backspace, settings.seed + 1))
         generator = torch.Generator().manual_seed(settings.seed + 2)
-        batch = concat_batches(batch, replay.sample_batch(policy_rows or batch_size, generator, PAD_ID), PAD_ID)
+        batch = concat_batches(batch, replay.sample_batch(policy_rows, generator, PAD_ID), PAD_ID)
     counts = target_counts(batch)  # on the host, as the Trainer computes them
     return TrainCase(
-        name=preset_name, batch={k: v.to(device) for k, v in batch.items()}, counts=counts.to(device),
+        name=name or preset_name, batch={k: v.to(device) for k, v in batch.items()}, counts=counts.to(device),
         spec=preset.objective_spec(), bksp_id=bksp_id, tokens=int(batch["lengths"].sum()),
     )
+
+
+def equal_shape_case(settings: BenchSettings, preset_name: str, batch_size: int, length: int,
+                     device: torch.device) -> TrainCase:
+    """`batch_size` rows of `length` tokens: all data, or half data and half policy rows for online presets."""
+    if get_preset(preset_name).online:
+        half = max(batch_size // 2, 1)
+        return make_case(settings, preset_name, half, length, device, policy_rows=max(batch_size - half, 1))
+    return make_case(settings, preset_name, batch_size, length, device)
 
 
 def model_dtype(model) -> torch.dtype:
@@ -145,7 +158,10 @@ def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, len
     Returns {name: [seconds per token per repeat]}, `mle` first; with `reference`, also the plain HF step
     (`hf_labels_loss`) and the breakdown entries `layout_seconds/<preset>` (the `make_layout` call alone).
     """
-    cases = {name: make_case(settings, name, batch_size, length, device) for name in presets}
+    cases = {name: equal_shape_case(settings, name, batch_size, length, device) for name in presets}
+    if reference:
+        cases["sequencematch_same_data_rows"] = make_case(settings, "sequencematch", batch_size, length, device,
+                                                          policy_rows=batch_size, name="sequencematch_same_data_rows")
     steps = {name: (lambda c=case: train_step(model, optimizer, c, {})) for name, case in cases.items()}
     tokens = {name: case.tokens for name, case in cases.items()}
     if reference:
@@ -185,11 +201,11 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
     B, T = settings.train_batch, settings.train_length
     log(f"[bench] train step: {len(PRESETS)} presets, batch {B} x length {T}, {settings.repeats} repeats")
     main = measure_cell(model, optimizer, settings, B, T, device, settings.repeats, reference=True)
-    for name, values in ratios_against_mle(main, PRESETS[1:]).items():
+    for name, values in ratios_against_mle(main, PRESETS[1:] + ("sequencematch_same_data_rows",)).items():
         ratios[f"train_step_ratio/{name}"] = summary(values, GOALS.get(name))
     ratios["train_step_ratio/mle_over_hf_labels_loss"] = summary(
         [m / h for m, h in zip(main["mle"], main["hf_labels_loss"])])
-    for name in PRESETS:
+    for name in PRESETS + ("sequencematch_same_data_rows",):
         measurements[f"train_step/us_per_token/{name}"] = summary([1e6 * v for v in main[name]])
         share = [lay / step for lay, step in zip(main[f"layout_seconds/{name}"], main[name])]
         measurements[f"train_step/layout_share/{name}"] = summary(share)

@@ -50,12 +50,12 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
         for sample, reference in zip(samples, references):
             total, fixed = backspace_fixes(sample, reference, tokenizer, bksp)
             num_bksp, num_fixed, num_actions = num_bksp + total, num_fixed + fixed, num_actions + len(sample.actions)
-        if rate == 0.0:
-            result["accuracy_greedy"] = result.pop("accuracy_forced_0.0")
-            if bksp is not None and len(examples) < 4 and bksp in sample.actions:
+            if total and len(examples) < 6:
                 trace = format_trace(tokenizer.convert_ids_to_tokens(sample.actions), vocab[bksp], color=False)
                 examples.append({"prompt": sample.prompt, "trace": trace, "reference": reference,
                                  "correct": exact_match(sample.text, reference), "forced_error_rate": rate})
+        if rate == 0.0:
+            result["accuracy_greedy"] = result.pop("accuracy_forced_0.0")
     result["backspace_examples"] = examples
     result["backspace_rate"] = num_bksp / max(num_actions, 1)
     result["backspace_fix_rate"] = num_fixed / num_bksp if num_bksp else None

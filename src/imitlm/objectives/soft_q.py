@@ -23,6 +23,8 @@ IGNORE_INDEX = -100
 
 def soft_values(logits: Tensor, tau: float = 1.0) -> Tensor:
     """Soft value ``V(s) = tau * logsumexp(Q(s, .) / tau)`` (IQ-Learn eq. 2); (B, T, V) -> (B, T)."""
+    if tau == 1.0:
+        return torch.logsumexp(logits, dim=-1)  # no copy of the logits for the default temperature
     return tau * torch.logsumexp(logits / tau, dim=-1)
 
 

@@ -38,6 +38,15 @@ class GenerationResult:
     logits: list[torch.Tensor] | None = None
 
 
+def generator_on(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
+    """A generator on `device`: the given one if it already lives there, else one seeded from it (so the
+    caller's CPU generator still determines every sample and advances, which keeps resumed runs exact)."""
+    if generator is None or generator.device.type == torch.device(device).type:
+        return generator
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
 def _model_dtype(model) -> torch.dtype:
     return getattr(model, "dtype", None) or next(model.parameters()).dtype
 
@@ -81,6 +90,7 @@ def generate_with_backspace(
     if force_prob > 0 and not force_token_ids:
         raise ValueError("force_prob > 0 needs force_token_ids")
     device = model.device if hasattr(model, "device") else next(model.parameters()).device
+    generator = generator_on(generator, device)
     dtype = _model_dtype(model)
     min_value = torch.finfo(dtype).min
     B = len(prompts)

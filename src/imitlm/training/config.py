@@ -93,6 +93,11 @@ class ImitConfig(TrainingArguments):
     rollout_batch_size: int = field(default=32, metadata={"help": "Sequences generated per rollout."})
     rollout_buffer_size: int = field(default=256, metadata={"help": "Replay buffer capacity (sequences)."})
     rollout_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of rollouts."})
+    policy_rows_per_batch: int | None = field(
+        default=None,
+        metadata={"help": "Policy (replay) rows added to each micro-batch of data rows (default: half as many). The "
+                  "mixture weight mix_beta is applied by token means, so this sets cost and variance, not the weight."},
+    )
     max_new_tokens: int = field(default=32, metadata={"help": "Bound on generated actions per rollout/evaluation sample."})
     # --- run -------------------------------------------------------------------------------------
     remove_unused_columns: bool = field(
@@ -139,6 +144,8 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"td_weight must be >= 0, got {self.td_weight}")
         if self.q_temperature <= 0:
             raise UserError(f"q_temperature must be > 0, got {self.q_temperature}")
+        if self.policy_rows_per_batch is not None and self.policy_rows_per_batch < 1:
+            raise UserError(f"policy_rows_per_batch must be >= 1, got {self.policy_rows_per_batch}")
         if self.max_length < 2:
             raise UserError(f"max_length must be >= 2, got {self.max_length}")
         if not 0 <= self.difficulty <= 3:

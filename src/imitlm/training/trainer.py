@@ -138,10 +138,14 @@ class ImitationTrainer(Trainer):
                 self.run_rollouts()
             pad_id = self.processing_class.pad_token_id
             batch_samples = [
-                concat_batches(batch, self.replay.sample_batch(len(batch["lengths"]), self.policy_generator, pad_id), pad_id)
+                concat_batches(batch, self.replay.sample_batch(self.policy_rows(batch), self.policy_generator, pad_id),
+                               pad_id)
                 for batch in batch_samples
             ]
         return batch_samples, self._get_num_items_in_batch(batch_samples, device)
+
+    def policy_rows(self, batch) -> int:
+        return self.args.policy_rows_per_batch or max(1, len(batch["lengths"]) // 2)
 
     def run_rollouts(self) -> None:
         """Generate `rollout_batch_size` sequences from training prompts with the current (unwrapped) model."""

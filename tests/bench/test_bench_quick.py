@@ -1,0 +1,55 @@
+"""`imitlm bench --quick` end to end through the CLI: the JSON's shape, not the speed."""
+
+import json
+import math
+
+from imitlm.cli import main
+
+PRESETS = ("mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
+REQUIRED = (
+    [f"train_step_ratio/{p}" for p in PRESETS]
+    + ["train_step_ratio/sequencematch_same_data_rows", "train_step_ratio/mle_over_hf_labels_loss",
+       "generation_throughput_ratio"]
+    + [f"{kind}/{p}" for kind in ("online_wallclock_ratio", "rollout_share", "online_update_wallclock_ratio")
+       for p in ("iqlearn_online", "sequencematch")]
+    + [f"{kind}/{v}" for kind in ("peak_memory_ratio", "peak_memory_increment_ratio")
+       for v in ("mle_bksp", "sequencematch", "sequencematch_same_data_rows")]
+)
+GOALS = {"train_step_ratio/mle_bksp": "<= 1.05", "train_step_ratio/iqlearn": "<= 1.05",
+         "train_step_ratio/sequencematch": "<= 1.05", "generation_throughput_ratio": ">= 1.0",
+         "online_wallclock_ratio/sequencematch": "<= 2.0", "peak_memory_ratio/sequencematch": "<= 1.10"}
+
+
+def check_summary(name, stats):
+    for key in ("median", "min", "max", "q1", "q3"):
+        assert math.isfinite(stats[key]) and stats[key] > 0, (name, key, stats[key])
+    assert stats["min"] <= stats["q1"] <= stats["median"] <= stats["q3"] <= stats["max"], name
+    assert stats["n"] == len(stats["values"]) >= 1, name
+
+
+def test_bench_quick_writes_every_ratio(tmp_path, capsys):
+    output = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--device", "cpu", "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+
+    ratios = result["ratios"]
+    missing = [name for name in REQUIRED if name not in ratios]
+    assert not missing, missing
+    for prefix, count in (("scaling/train_step_ratio/sequencematch/", 3), ("scaling/train_step_ratio/mle_bksp/", 3),
+                          ("scaling/generation_throughput_ratio/", 3)):
+        assert sum(name.startswith(prefix) for name in ratios) >= count, prefix
+    for name, stats in ratios.items():
+        check_summary(name, stats)
+    for name, goal in GOALS.items():
+        assert ratios[name]["goal"] == goal and isinstance(ratios[name]["meets_goal"], bool), name
+    assert ratios["train_step_ratio/sequencematch"]["n"] >= 2  # each timing is repeated
+
+    machine = result["machine"]
+    for key in ("platform", "cpu_count", "torch", "device"):
+        assert machine[key], key
+    assert machine["device"] == "cpu"
+    for name, stats in result["measurements"].items():
+        if isinstance(stats, dict):
+            assert math.isfinite(stats["median"]), name
+    table = capsys.readouterr().out
+    assert "train_step_ratio/sequencematch" in table and "generation_throughput_ratio" in table
