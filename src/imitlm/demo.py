@@ -34,13 +34,13 @@ class DemoSettings:
     num_diversity_prompts: int
     samples_per_prompt: int
     batch_size: int = 64
-    difficulty: int = 1
+    difficulty: int = 0
     rollout_every: int = 10
     rollout_batch_size: int = 64
 
 
-DEFAULT = DemoSettings(base_steps=1500, preset_steps=400, num_train_examples=20000, num_test_examples=500,
-                       num_diversity_prompts=40, samples_per_prompt=5)
+DEFAULT = DemoSettings(base_steps=2500, preset_steps=400, num_train_examples=20000, num_test_examples=500,
+                       num_diversity_prompts=40, samples_per_prompt=5, difficulty=0)
 QUICK = DemoSettings(base_steps=30, preset_steps=6, num_train_examples=512, num_test_examples=24,
                      num_diversity_prompts=4, samples_per_prompt=3, batch_size=16, rollout_every=3,
                      rollout_batch_size=16)
