@@ -118,3 +118,21 @@ def test_finished_rows_stop_and_allow_backspace_false():
         if fin:
             assert a[-1] == EOS and a.count(EOS) == 1
     assert any(res.finished)
+
+
+def test_block_undo_breaks_the_greedy_delete_loop():
+    """A model that always wants <bksp> after a token: greedy decoding repeats x <bksp> x <bksp> ...;
+    with block_undo the action right after a <bksp> is never the token it deleted."""
+    model = tiny_model("gpt2", "sdpa")
+    model.config.tie_word_embeddings = False
+    bias = torch.zeros(model.config.vocab_size)
+    bias[BKSP] = 1e4
+    biased_head(model, bias)
+    plain = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9)
+    assert any(acts[0] == acts[2] == acts[4] for acts in plain.actions)  # the loop happens without the rule
+    blocked = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9,
+                                      block_undo=True)
+    for acts in blocked.actions:
+        assert acts[1::2] == [BKSP] * 4  # still deletes whenever it can
+        for i in range(1, len(acts) - 1, 2):
+            assert acts[i + 1] != acts[i - 1]  # but never re-types what it just deleted

@@ -70,6 +70,7 @@ def generate_with_backspace(
     force_prob: float = 0.0,
     force_token_ids: Sequence[int] | None = None,
     return_logits: bool = False,
+    block_undo: bool = False,
 ) -> GenerationResult:
     """Generate from ``prompts`` (token id lists, any lengths) with `<bksp>` as an action.
 
@@ -80,6 +81,11 @@ def generate_with_backspace(
     - ``force_prob``: at each step, with this probability a row's action is replaced by a
       uniform draw from ``force_token_ids`` other than the chosen action (and other than an
       illegal `<bksp>`); flagged in ``forced``. Used for "forced error" evaluation.
+
+    - ``block_undo``: right after a `<bksp>` deleted token x, x is masked for the next action. Greedy
+      decoding otherwise loops forever on ``x <bksp> x <bksp> ...`` (the state after the deletion is the
+      state that produced x). A decoding rule, like ``no_repeat_ngram_size``; off for rollouts, which must
+      be samples of the model's own policy.
 
     Prompts are left-padded; pad slots are masked out.
     """
@@ -147,6 +153,7 @@ def generate_with_backspace(
     has_bksp_column = 0 <= bksp_id < V
     bksp_possible = (allow_backspace and has_bksp_column) or (force_ids is not None and bool((force_ids == bksp_id).any()))
     neg_inf = float("-inf")
+    just_deleted = torch.full((B,), -1, dtype=torch.long, device=device)  # token removed by the last action
 
     for step in range(max_new_actions):
         scores = logits.float()  # (B, V); modified in place below (logits is ours)
@@ -157,6 +164,9 @@ def generate_with_backspace(
                 scores[:, bksp_id].masked_fill_(depth <= prompt_lens, neg_inf)
             else:
                 scores[:, bksp_id] = neg_inf
+        if block_undo and bool((just_deleted >= 0).any()):
+            rows = (just_deleted >= 0).nonzero()[:, 0]
+            scores[rows, just_deleted[rows]] = neg_inf
         if do_sample:
             scores = process_logits(scores, temperature=temperature, top_k=top_k, top_p=top_p)
         action = sample_from_logits(scores, do_sample=do_sample, generator=generator)  # (B,)
@@ -189,12 +199,14 @@ def generate_with_backspace(
             # hide the deleted slot and the copied slot j; the copy (new slot) replaces j
             hide = torch.stack([top, below], 1)  # (B, 2)
             mask_buf.scatter_(1, hide, torch.where(is_bksp[:, None], min_value, mask_buf.gather(1, hide)))
+            just_deleted = torch.where(is_bksp, slot_token.gather(1, top[:, None])[:, 0], -1)
             write_at = torch.where(is_tok | is_bksp, new_depth - 1, depth)
             stack.scatter_(1, write_at[:, None], new_slot)
             depth = new_depth
         else:
             # --- only pushes: the new slot goes on top of the stack ---------------------------
             is_tok = active & ~is_eos
+            just_deleted.fill_(-1)
             next_input = torch.where(is_tok, action, pad_id)
             stack.scatter_(1, depth[:, None], new_slot)
             depth = depth + is_tok
