@@ -45,6 +45,11 @@ def last_complete_checkpoint(output_dir: str | Path, before_step: int | None = N
     return None
 
 
+def kept_message(output_dir: str, before_step: int | None = None) -> str:
+    last = last_complete_checkpoint(output_dir, before_step=before_step)
+    return f"the last good checkpoint is {last}" if last else "no good checkpoint was written yet"
+
+
 class NonFiniteError(UserError):
     """Training produced a non-finite loss or gradient."""
 
@@ -52,8 +57,7 @@ class NonFiniteError(UserError):
 def raise_non_finite(step: int, metrics: dict[str, torch.Tensor], output_dir: str, what: str = "loss") -> None:
     bad = [name for name, value in metrics.items() if not bool(torch.isfinite(value).all())]
     terms = [name for name in bad if name not in ("objective/loss", "objective/il")] or bad  # the parts, not the sums
-    last = last_complete_checkpoint(output_dir, before_step=step)  # checkpoint-{step} holds the weights that failed
-    kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+    kept = kept_message(output_dir, before_step=step)  # checkpoint-{step} holds the weights that failed
     raise NonFiniteError(f"non-finite {what} at step {step} (non-finite terms: {', '.join(terms) or 'none'}); {kept}; "
                          "lower --learning_rate or --td_weight, or check the data")
 
@@ -62,8 +66,7 @@ def check_finite_weights(model, step: int, output_dir: str) -> None:
     """Refuse to write a checkpoint of non-finite weights (resume must never load one)."""
     for name, param in model.named_parameters():
         if not bool(torch.isfinite(param).all()):
-            last = last_complete_checkpoint(output_dir)
-            kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+            kept = kept_message(output_dir)
             raise NonFiniteError(f"non-finite weights at step {step} (first in {name}); {kept}; "
                                  "lower --learning_rate or set --max_grad_norm")
 
@@ -76,7 +79,6 @@ class NonFiniteGradientCheck(TrainerCallback):
             return
         bad = [name for name, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
         if bad:
-            last = last_complete_checkpoint(args.output_dir, before_step=state.global_step)
-            kept = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+            kept = kept_message(args.output_dir, before_step=state.global_step)
             raise NonFiniteError(f"non-finite gradients at step {state.global_step} (first in {bad[0]}); {kept}; "
                                  "lower --learning_rate or set --max_grad_norm")
