@@ -35,6 +35,24 @@ class ReplayBuffer:
         self.capacity, self.items = state["capacity"], [(list(p), list(a)) for p, a in state["items"]]
 
 
+MAX_PREFIX_TOKENS = 16
+
+
+def rollout_prompts(dataset, num_prompts: int, generator: torch.Generator) -> list[list[int]]:
+    """Prompts of random training rows; a plain-text row (prompt = BOS only) is prompted with a random prefix of
+    its own text, 1 to 16 tokens (DESIGN sec 6), so the model continues real data."""
+    picks = torch.randint(len(dataset), (num_prompts,), generator=generator).tolist()
+    prompts = []
+    for index in picks:
+        row = dataset[index]
+        prompt, completion = list(row["prompt_ids"]), list(row["completion_ids"])
+        if len(prompt) <= 1 and len(completion) > 2:
+            longest = min(MAX_PREFIX_TOKENS, len(completion) - 2)  # leave at least one token and EOS to generate
+            prompt += completion[: 1 + int(torch.randint(longest, (1,), generator=generator))]
+        prompts.append(prompt)
+    return prompts
+
+
 @torch.no_grad()
 def collect_rollouts(
     model,

@@ -27,7 +27,7 @@ from imitlm.training.checkpoints import (
 from imitlm.training.batches import concat_batches, target_counts
 from imitlm.training.collator import ImitationCollator
 from imitlm.training.layouts import make_layout
-from imitlm.training.rollouts import ReplayBuffer, collect_rollouts
+from imitlm.training.rollouts import ReplayBuffer, collect_rollouts, rollout_prompts
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
@@ -148,10 +148,9 @@ class ImitationTrainer(Trainer):
         return self.args.policy_rows_per_batch or max(1, len(batch["lengths"]) // 2)
 
     def run_rollouts(self) -> None:
-        """Generate `rollout_batch_size` sequences from training prompts with the current (unwrapped) model."""
-        dataset = self.train_dataset
-        picks = torch.randint(len(dataset), (self.args.rollout_batch_size,), generator=self.rollout_generator).tolist()
-        prompts = [list(dataset[i]["prompt_ids"]) for i in picks]
+        """Generate `rollout_batch_size` sequences from training prompts (or data prefixes for plain text) with
+        the current (unwrapped) model, into the replay buffer."""
+        prompts = rollout_prompts(self.train_dataset, self.args.rollout_batch_size, self.rollout_generator)
         tokenizer = self.processing_class
         model = self.accelerator.unwrap_model(self.model)
         items, stats = collect_rollouts(
