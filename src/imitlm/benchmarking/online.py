@@ -4,7 +4,7 @@ Each run is the real `imitlm train` path (`training.run.train` -> `ImitationTrai
 with the demo's settings (`demo.base_config`: its 2-layer GPT-2 and character tokenizer, max_length 64,
 16 new tokens per rollout, learning rate 3e-4), for a few steps from a fresh model. Both runs see the same
 batches of data (same seed), so the same data tokens; the online run also generates rollouts every
-`rollout_every` steps and trains on as many policy rows as data rows. The time is the Trainer's own
+`rollout_every` steps and adds policy rows to each batch (`policy_rows_per_batch`, default half the data rows). The time is the Trainer's own
 `train_runtime` (its training loop, not data generation or saving); the rollout share is
 `rollout_seconds_total / train_runtime`. An untrained model never emits EOS, so its rollouts always run
 to the 16-token limit: a worst case for the rollout share.
