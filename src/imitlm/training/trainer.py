@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections import defaultdict
 
 import torch
 from transformers import Trainer
@@ -119,7 +118,7 @@ class ImitationTrainer(Trainer):
         rank = args.process_index
         self.rollout_generator = torch.Generator().manual_seed(args.seed * 7919 + 17 + rank)
         self.policy_generator = torch.Generator().manual_seed(args.seed * 7919 + 29 + rank)
-        self._metric_sums: dict[str, torch.Tensor] = defaultdict(lambda: torch.zeros(()))
+        self._metric_sums: dict[str, torch.Tensor] = {}
         self._metric_steps_seen: set[int] = set()
         self._last_rollout_stats: dict[str, float] = {}
         self.rollout_seconds_total = 0.0
@@ -193,7 +192,8 @@ class ImitationTrainer(Trainer):
             for name, value in metrics.items():
                 if name in CONSTANT_METRICS:
                     continue
-                self._metric_sums[name] = self._metric_sums[name] + value.detach().float().cpu()
+                # stays on the device: one transfer per log, not one sync per metric per step
+                self._metric_sums[name] = self._metric_sums.get(name, 0.0) + value.detach().float()
         return (loss, outputs) if return_outputs else loss
 
     @staticmethod
@@ -204,7 +204,7 @@ class ImitationTrainer(Trainer):
         if "loss" in logs and self._metric_sums:
             steps = max(len(self._metric_steps_seen), 1)
             names = sorted(self._metric_sums)
-            values = torch.stack([self._metric_sums[n] for n in names]).to(self.args.device)
+            values = torch.stack([self._metric_sums[n].to(self.args.device) for n in names])
             if self.args.world_size > 1:
                 values = self.accelerator.reduce(values, reduction="sum")
             for name, value in zip(names, values.tolist()):
