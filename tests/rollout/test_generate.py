@@ -136,3 +136,22 @@ def test_block_undo_breaks_the_greedy_delete_loop():
         assert acts[1::2] == [BKSP] * 4  # still deletes whenever it can
         for i in range(1, len(acts) - 1, 2):
             assert acts[i + 1] != acts[i - 1]  # but never re-types what it just deleted
+
+
+def test_synced_ranks_make_the_same_number_of_forwards():
+    """Sharded models need every rank to call forward equally often: with synced_ranks generation runs all
+    max_new_actions steps even when every row has finished, and the results are unchanged."""
+    model = tiny_model("gpt2", "sdpa")
+    model.config.tie_word_embeddings = False
+    bias = torch.zeros(model.config.vocab_size)
+    bias[EOS] = 1e4  # every row ends at once
+    biased_head(model, bias)
+    calls = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    plain = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=7)
+    plain_calls = len(calls)
+    calls.clear()
+    synced = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=7,
+                                     synced_ranks=True)
+    assert plain_calls == 1 and len(calls) == 7  # prefill only, versus prefill + 6 more steps
+    assert synced.actions == plain.actions and synced.finished == plain.finished == [True] * len(PROMPTS)

@@ -71,6 +71,7 @@ def generate_with_backspace(
     force_token_ids: Sequence[int] | None = None,
     return_logits: bool = False,
     block_undo: bool = False,
+    synced_ranks: bool = False,
 ) -> GenerationResult:
     """Generate from ``prompts`` (token id lists, any lengths) with `<bksp>` as an action.
 
@@ -86,6 +87,10 @@ def generate_with_backspace(
       decoding otherwise loops forever on ``x <bksp> x <bksp> ...`` (the state after the deletion is the
       state that produced x). A decoding rule, like ``no_repeat_ngram_size``; off for rollouts, which must
       be samples of the model's own policy.
+
+    - ``synced_ranks``: never stop before ``max_new_actions`` forwards, even when every row is done. Sharded
+      models (FSDP, DeepSpeed ZeRO-3) gather weights collectively in each forward, so every rank must make the
+      same number of calls (as ``synced_gpus`` does for ``model.generate``); finished rows are fed pad tokens.
 
     Prompts are left-padded; pad slots are masked out.
     """
@@ -216,7 +221,7 @@ def generate_with_backspace(
         active = active & ~is_eos
         if max_state_length is not None:
             active &= (depth - prompt_lens) < max_state_length
-        if step == max_new_actions - 1 or not bool(active.any()):
+        if step == max_new_actions - 1 or (not synced_ranks and not bool(active.any())):
             break
         # the new slot is the top of every active row's stack; stopped rows see it too (their
         # outputs are ignored, and no row ever has an empty mask, so nothing is NaN)

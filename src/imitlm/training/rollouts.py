@@ -65,6 +65,7 @@ def collect_rollouts(
     temperature: float,
     generator: torch.Generator,
     max_state_length: int | None = None,
+    synced_ranks: bool = False,
 ) -> tuple[list[tuple[list[int], list[int]]], dict[str, float]]:
     """Sample one sequence per prompt with the current model; returns (prompt, actions) pairs and statistics."""
     from imitlm.rollout.generate import generate_with_backspace
@@ -76,6 +77,7 @@ def collect_rollouts(
         model, prompts, bksp_id=bksp_id if bksp_id is not None else -1, eos_id=eos_id, pad_id=pad_id,
         max_new_actions=max_new_tokens, max_state_length=max_state_length, do_sample=True,
         temperature=temperature, generator=generator, allow_backspace=bksp_id is not None,
+        synced_ranks=synced_ranks,
     )
     seconds = time.perf_counter() - start
     model.train(was_training)

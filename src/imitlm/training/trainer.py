@@ -157,6 +157,7 @@ class ImitationTrainer(Trainer):
             max_new_tokens=self.args.max_new_tokens, temperature=self.args.rollout_temperature,
             generator=self.rollout_generator,
             max_state_length=self.args.max_length - max(len(p) for p in prompts),  # completion tokens
+            synced_ranks=self.is_fsdp_enabled or self.is_deepspeed_enabled,  # sharded weights: same calls per rank
         )
         self.replay.add(items)
         self.rollout_seconds_total += stats["rollout/seconds"]
