@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from imitlm.errors import UserError
 from imitlm.evaluation.generation import bksp_id_of, generate_samples
+from imitlm.objectives import log_policy
 from imitlm.evaluation.metrics import accuracy, perplexity
 from imitlm.tasks import arithmetic_rows
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
@@ -56,8 +57,7 @@ def completion_nll(model, tokenizer, rows, batch_size: int = 64) -> tuple[float,
         batch = pad_batch(prompts, completions, tokenizer.pad_token_id)
         layout = make_layout(batch, bksp_id=None, eos_id=eos, pad_id=tokenizer.pad_token_id, dtype=model.dtype)
         logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
-        log_probs = torch.log_softmax(logits, dim=-1)
-        picked = log_probs.gather(-1, layout.targets.clamp(min=0)[..., None])[..., 0]  # (B, T)
+        picked = log_policy(logits, layout.targets)  # (B, T) log pi(a_t | s_t)
         total -= float(picked[layout.target_mask].sum())
         count += int(layout.target_mask.sum())
     return total, count

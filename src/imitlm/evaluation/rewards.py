@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from imitlm.objectives import sequence_returns, token_rewards
+from imitlm.objectives import log_policy, sequence_returns, token_rewards
 from imitlm.training.batches import pad_batch
 from imitlm.training.data import encode_prompt
 from imitlm.training.layouts import make_layout
@@ -31,7 +31,7 @@ def score_rows(model, tokenizer, prompts: list[str], completions: list[str], *, 
         logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
         rewards = token_rewards(logits, layout.targets, layout.next_index, layout.done, gamma, tau)  # (B, T)
         returns = sequence_returns(rewards, layout.target_mask)  # (B,)
-        log_probs = torch.log_softmax(logits / tau, dim=-1).gather(-1, layout.targets.clamp(min=0)[..., None])[..., 0]
+        log_probs = log_policy(logits, layout.targets, tau)  # (B, T)
         for row, acts in enumerate(actions):
             mask = layout.target_mask[row]
             results.append({
