@@ -7,6 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
+import torch  # noqa: E402
+
 from imitlm.training.trainer import ImitationTrainer  # noqa: E402
 from training.helpers import tiny_config, tiny_setup  # noqa: E402
 
@@ -23,6 +25,8 @@ def main(preset: str, out: str, batch_size: int) -> None:
         "rollouts": trainer.replay.items if trainer.replay is not None else None,
     }
     Path(out, f"result_{config.process_index}.json").write_text(json.dumps(result))
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()  # a clean exit: gloo threads left running can abort it
 
 
 if __name__ == "__main__":

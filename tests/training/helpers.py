@@ -28,3 +28,28 @@ def tiny_setup(config):
     tokenizer = load_tokenizer(config, train_rows)
     model = load_model(config, tokenizer)
     return model, tokenizer, tokenize_rows(train_rows, tokenizer, config.max_length)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch(script: str, args: list[str], processes: int, env: dict | None = None, check: bool = True):
+    """`python script args` in one process, or under `torchrun --nproc_per_node processes` (CPU, one thread each)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1]), **(env or {})}
+    command = [sys.executable, script, *args]
+    if processes > 1:
+        command[1:1] = ["-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+                        "--master_port", str(free_port())]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0 or not check, done.stderr[-3000:]
+    return done

@@ -8,6 +8,7 @@ fields below add the model, the task and the imitation objective.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +116,8 @@ class ImitConfig(TrainingArguments):
                 self.model_config = json.loads(self.model_config)
             except json.JSONDecodeError:
                 raise UserError(f"--model_config must be a JSON object, got {self.model_config!r}") from None
+        if self.use_cpu and self.ddp_backend and "WORLD_SIZE" not in os.environ:
+            self.ddp_backend = None  # one process: a recipe's `gloo` for torchrun has no process group to join
         super().__post_init__()
         self.validate()
 

@@ -79,8 +79,46 @@ def lora_config(config: ImitConfig):
                       target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
 
 
+def sharded(config: ImitConfig) -> bool:
+    return bool(config.fsdp) or bool(config.deepspeed)
+
+
+def check_final_save(config: ImitConfig) -> None:
+    """Refuse, before training, runs that could not save a loadable model at the end."""
+    if sharded(config) and config.use_peft and config.model_name_or_path is None:
+        raise UserError("LoRA under FSDP/DeepSpeed merges the saved adapter into the pretrained base model: "
+                        "set --model_name_or_path, or train all weights")
+    # ZeRO-3 leaves the weights partitioned: without gathering them at save time the run ends with no model.
+    ds = config.hf_deepspeed_config if config.deepspeed else None
+    if ds is not None and ds.is_zero3() and not ds.get_value("zero_optimization.stage3_gather_16bit_weights_on_model_save"):
+        raise UserError("a DeepSpeed ZeRO-3 run must gather its weights to save a loadable model: set "
+                        "zero_optimization.stage3_gather_16bit_weights_on_model_save to true in the DeepSpeed config")
+
+
+def merged_lora_model(trainer: ImitationTrainer, config: ImitConfig, adapter_dir: Path):
+    """The trained adapter merged into its base model. Under FSDP/DeepSpeed the weights in memory are shards, so
+    the base model is loaded again, whole, on this process (ZeRO-3's partitioned loading switched off) and the
+    saved adapter merged into it."""
+    if not sharded(config):
+        return trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+    from peft import PeftModel
+    from transformers.integrations.deepspeed import set_hf_deepspeed_config, unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
+    try:
+        base = load_model(config, trainer.processing_class)  # the tokenizer already holds <bksp> if the preset has it
+        if trainer.bksp_id is not None:
+            add_backspace_token_checked(trainer.processing_class, base)
+        merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    finally:
+        if config.deepspeed:
+            set_hf_deepspeed_config(config.hf_deepspeed_config)
+    return merged
+
+
 def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
     check_output_dir(config)
+    check_final_save(config)
     checkpoint = resolve_checkpoint(config)
     set_seed(config.seed)
     train_rows, eval_rows = load_task_rows(config)
@@ -111,8 +149,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     if config.use_peft or peft_config is not None:
         trainer.save_model(str(output / "adapter"))  # the adapter alone
         if trainer.is_world_process_zero():  # and a merged model that `imitlm evaluate` loads like any other
-            merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
-            merged.save_pretrained(config.output_dir)
+            merged_lora_model(trainer, config, output / "adapter").save_pretrained(config.output_dir)
             trainer.processing_class.save_pretrained(config.output_dir)
     else:
         trainer.save_model(config.output_dir)  # model + config (+ bksp_token_id) + tokenizer

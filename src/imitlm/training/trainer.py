@@ -13,9 +13,11 @@ import dataclasses
 import os
 
 import torch
+from accelerate.utils import DistributedType
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
+from imitlm.errors import UserError
 from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss
 from imitlm.training.checkpoints import (
     NonFiniteGradientCheck,
@@ -52,6 +54,29 @@ def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
     )
 
 
+def check_launch(args) -> None:
+    """Before the Trainer is built: the launch matches what the config asks for."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun / accelerate launch / deepspeed set it
+    if launched > args.world_size:  # each process would train alone on the full data
+        raise UserError(f"{launched} processes were launched but training sees {args.world_size}; "
+                        "on a machine without GPUs add --use_cpu (gloo)")
+    if args.fsdp and args.world_size == 1:
+        raise UserError("--fsdp shards over several processes: launch with torchrun --nproc_per_node N, or drop --fsdp")
+
+
+def check_parallelism(trainer: Trainer) -> None:
+    """After the Trainer is built: refuse accelerate's silent fallbacks (FSDP is enabled only on accelerators; on CPU
+    it would train plain data parallel)."""
+    args = trainer.args
+    kind = trainer.accelerator.distributed_type
+    if args.fsdp and kind != DistributedType.FSDP:
+        raise UserError("--fsdp is set but accelerate did not enable FSDP (it shards only on GPUs or other "
+                        "accelerators); drop --fsdp, or run on GPUs")
+    if args.deepspeed and kind != DistributedType.DEEPSPEED:
+        raise UserError("--deepspeed is set but accelerate did not enable DeepSpeed; launch with torchrun or the "
+                        "deepspeed launcher (with --use_cpu on a machine without GPUs)")
+
+
 class ImitationTrainer(Trainer):
     """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
 
@@ -81,6 +106,11 @@ class ImitationTrainer(Trainer):
         if peft_config is not None:
             from peft import get_peft_model
 
+            if self.bksp_id is not None and args.fsdp:
+                raise UserError("LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
+                                "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
+                                "weights under FSDP")
+
             if self.bksp_id is not None:
                 from imitlm.backspace.vocab import lora_config_with_bksp
 
@@ -101,6 +131,7 @@ class ImitationTrainer(Trainer):
                 seed=args.seed,
                 eos_id=tokenizer.eos_token_id,
             )
+        check_launch(args)
         super().__init__(
             model=model,
             args=args,
@@ -110,6 +141,7 @@ class ImitationTrainer(Trainer):
             processing_class=processing_class,
             callbacks=[NonFiniteGradientCheck(), *(callbacks or [])],
         )
+        check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
         self.spec = objective_spec(args)
         self.warmup_spec = dataclasses.replace(self.spec, use_il=False)
