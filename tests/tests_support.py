@@ -7,7 +7,7 @@ def prefill_buffer(trainer, data, num_rows: int = 16, seed: int = 123) -> None:
     """Fill an online trainer's replay buffer with fixed samples from the initial model (no rollouts later)."""
     generator = torch.Generator().manual_seed(seed)
     prompts = [list(data[i]["prompt_ids"]) for i in range(num_rows)]
-    from imitlm.training.rollouts import collect_rollouts
+    from imitlm.rollout.buffer import collect_rollouts
 
     tokenizer = trainer.processing_class
     items, _ = collect_rollouts(trainer.model, prompts, bksp_id=trainer.bksp_id, eos_id=tokenizer.eos_token_id,

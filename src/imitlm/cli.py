@@ -22,62 +22,6 @@ COMMANDS = {
 }
 
 
-def add_evaluate_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="Trained model directory (the output_dir of `imitlm train`).")
-    parser.add_argument("--task", choices=["arithmetic", "text"], default=None,
-                        help="arithmetic: a shipped task split (accuracy). text: open-ended generation on --data "
-                        "(perplexity, distinct-n, Self-BLEU, MAUVE).")
-    parser.add_argument("--data", default=None, help="Or a local jsonl/csv/parquet file of prompt/completion rows.")
-    parser.add_argument("--split", default="test", choices=["train", "validation", "test"], help="Task split.")
-    parser.add_argument("--num_examples", type=int, default=200, help="How many questions (0: all rows of --data).")
-    parser.add_argument("--difficulty", type=int, default=1, help="Arithmetic difficulty used in training (0-3).")
-    parser.add_argument("--task_seed", type=int, default=0, help="Seed of the arithmetic question generator.")
-    parser.add_argument("--max_new_tokens", type=int, default=32, help="Bound on generated actions per sample.")
-    parser.add_argument("--batch_size", type=int, default=64, help="Prompts generated at once.")
-    parser.add_argument("--do_sample", action="store_true", help="Sample instead of greedy decoding.")
-    parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature (with --do_sample).")
-    parser.add_argument("--seed", type=int, default=0, help="Sampling seed.")
-    parser.add_argument("--output", default=None, help="Where to write the JSON result (default: MODEL/eval_SPLIT.json).")
-    parser.add_argument("--prompt_tokens", type=int, default=8,
-                        help="--task text: plain-text rows are prompted with their first N tokens.")
-    parser.add_argument("--mauve_features_model", default=None,
-                        help="--task text: local model directory for MAUVE features (needs the mauve extra).")
-
-
-def add_generate_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="Trained model directory.")
-    parser.add_argument("--prompt", required=True, help="Prompt text, e.g. 'In base 9, what is -118 + 17301? '.")
-    parser.add_argument("--num_return_sequences", type=int, default=1, help="Samples to draw for the prompt.")
-    parser.add_argument("--temperature", type=float, default=1.0, help="Sampling temperature; 0 means greedy.")
-    parser.add_argument("--top_k", type=int, default=0, help="Keep only the k most likely actions (0: all).")
-    parser.add_argument("--top_p", type=float, default=1.0, help="Nucleus sampling mass (1.0: off).")
-    parser.add_argument("--max_new_tokens", type=int, default=64, help="Bound on generated actions.")
-    parser.add_argument("--seed", type=int, default=0, help="Sampling seed.")
-    parser.add_argument("--json", action="store_true", help="Print one JSON object per sample (text, actions, num_backspaces).")
-
-
-def add_rewards_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="Trained model directory.")
-    parser.add_argument("--data", required=True, help="jsonl/csv/parquet file of prompt/completion (or text) rows.")
-    parser.add_argument("--output", default=None, help="JSON-lines output (default: stdout).")
-    parser.add_argument("--gamma", type=float, default=None, help="Discount (default: the model's training gamma or 0.998).")
-    parser.add_argument("--q_temperature", type=float, default=1.0, help="Temperature tau of the soft value.")
-    parser.add_argument("--batch_size", type=int, default=32, help="Rows scored at once.")
-
-
-def add_demo_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="A seconds-long smoke run with tiny settings.")
-    parser.add_argument("--output_dir", default="runs/demo", help="Where models, results.json and report.md go.")
-
-
-def add_bench_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="Tiny sizes and 2-3 repeats: a smoke run of well under a minute.")
-    parser.add_argument("--output", default=None, help="Write the JSON result here (e.g. benchmarks/results/cpu.json).")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default=None, help="Default: cuda if available, else cpu.")
-    parser.add_argument("--only", default=None,
-                        help="Comma-separated subset of the measurements: train,generation,online,memory (default: all).")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imitlm",
@@ -87,18 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="Show full tracebacks for errors.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text, add_help=name != "train")
-        if name == "evaluate":
-            add_evaluate_args(command)
-        elif name == "generate":
-            add_generate_args(command)
-        elif name == "rewards":
-            add_rewards_args(command)
-        elif name == "demo":
-            add_demo_args(command)
-        elif name == "bench":
-            add_bench_args(command)
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def parse_command(command: str, argv: list[str]):
+    """`imitlm COMMAND ...` -> the command's dataclass (`arguments.COMMAND_SCHEMAS`)."""
+    from transformers import HfArgumentParser
+
+    from imitlm.arguments import COMMAND_SCHEMAS
+
+    parser = HfArgumentParser(COMMAND_SCHEMAS[command], prog=f"imitlm {command}", description=COMMANDS[command])
+    return parser.parse_args_into_dataclasses(argv, look_for_args_file=False)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[0] == "train":
             return run_train(argv[1:])
-        args = parser.parse_args(argv)
+        if argv[0] not in COMMANDS:
+            parser.parse_args(argv[:1])  # argparse names the valid commands and exits 2
+        args = parse_command(argv[0], argv[1:])
         return {"evaluate": run_evaluate, "generate": run_generate, "rewards": run_rewards, "demo": run_demo,
-                "bench": run_bench}[
-            args.command](args)
+                "bench": run_bench}[argv[0]](args)
     except UserError as error:
         if debug:
             raise
@@ -138,13 +83,17 @@ def run_train(argv: list[str]) -> int:
 
 
 def run_evaluate(args) -> int:
-    from imitlm.evaluation.evaluate import evaluate, load_eval_rows, load_trained, write_json
+    from imitlm.evaluation.evaluate import evaluate, load_eval_rows, write_json
+    from imitlm.models import load_trained, run_settings, setting
 
     model, tokenizer = load_trained(args.model)
-    if args.task == "text":
+    task = args.task or (None if args.data else run_settings(model).get("task"))
+    if task == "text":
         return run_evaluate_text(args, model, tokenizer)
-    rows = load_eval_rows(args.task, args.data, args.split, args.num_examples, args.task_seed, args.difficulty, tokenizer)
-    result = evaluate(model, tokenizer, rows, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+    rows = load_eval_rows(task, args.data, args.split, args.num_examples, setting(args.task_seed, model, "task_seed", 0),
+                          setting(args.difficulty, model, "difficulty", 1), tokenizer)
+    result = evaluate(model, tokenizer, rows, max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+                      batch_size=args.batch_size,
                       do_sample=args.do_sample, temperature=args.temperature, seed=args.seed)
     output = args.output or os.path.join(args.model, f"eval_{args.split if args.data is None else 'data'}.json")
     write_json(result, output)
@@ -156,6 +105,7 @@ def run_evaluate(args) -> int:
 def run_evaluate_text(args, model, tokenizer) -> int:
     from imitlm.evaluation.evaluate import write_json
     from imitlm.evaluation.text_eval import evaluate_text
+    from imitlm.models import setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     if args.data is None:
@@ -164,7 +114,7 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
     result = evaluate_text(model, tokenizer, rows, prompt_tokens=args.prompt_tokens,
-                           max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+                           max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32), batch_size=args.batch_size,
                            temperature=args.temperature, seed=args.seed,
                            mauve_features_model=args.mauve_features_model)
     output = args.output or os.path.join(args.model, "eval_text.json")
@@ -177,13 +127,14 @@ def run_evaluate_text(args, model, tokenizer) -> int:
 def run_generate(args) -> int:
     import json
 
-    from imitlm.evaluation.evaluate import load_trained
-    from imitlm.evaluation.generation import bksp_id_of, generate_samples
+    from imitlm.evaluation.generation import generate_samples
+    from imitlm.models import bksp_id_of, load_trained, setting
     from imitlm.rollout.display import format_trace
 
     model, tokenizer = load_trained(args.model)
     samples = generate_samples(
-        model, tokenizer, [args.prompt] * args.num_return_sequences, max_new_tokens=args.max_new_tokens,
+        model, tokenizer, [args.prompt] * args.num_return_sequences,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32), batch_size=args.batch_size,
         do_sample=args.temperature > 0, temperature=max(args.temperature, 1e-6), top_k=args.top_k, top_p=args.top_p,
         seed=args.seed,
     )
@@ -214,9 +165,8 @@ def run_demo(args) -> int:
 
 
 def run_bench(args) -> int:
-    from imitlm.benchmarking.runner import run_bench as bench
-
     from imitlm.benchmarking.runner import SECTIONS
+    from imitlm.benchmarking.runner import run_bench as bench
 
     sections = SECTIONS if args.only is None else tuple(s.strip() for s in args.only.split(","))
     unknown = [s for s in sections if s not in SECTIONS]

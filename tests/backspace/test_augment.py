@@ -4,10 +4,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from imitlm.backspace.augment import augment_with_noise
-from imitlm.backspace.layout import apply_backspaces, build_inputs
 from reference.backspace_ref import BKSP, EOS, ORDINARY, PAD
+
+from imitlm.backspace.apply import apply_backspaces
+from imitlm.backspace.augment import augment_with_noise
+from imitlm.backspace.layout import build_inputs
 
 
 @settings(max_examples=80, deadline=None)

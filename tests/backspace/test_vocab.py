@@ -3,11 +3,12 @@
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
+from reference.backspace_ref import tiny_model
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
-from imitlm.backspace.vocab import BKSP_TOKEN, add_backspace_token, get_bksp_id, lora_config_with_bksp
-from reference.backspace_ref import tiny_model
+from imitlm.backspace.vocab import BKSP_TOKEN, add_backspace_token, lora_config_with_bksp
+from imitlm.models import bksp_id_of
 
 WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(16)]  # 19 tokens
 
@@ -37,7 +38,7 @@ def test_add_keeps_original_logits_and_specials(kind):
     with torch.no_grad():
         after = model(input_ids=ids).logits
     torch.testing.assert_close(after[..., :n_before], before, atol=1e-6, rtol=1e-6)
-    assert get_bksp_id(model) == bksp == get_bksp_id(model.config)
+    assert bksp_id_of(model) == bksp == bksp_id_of(model.config)
     # idempotent
     assert add_backspace_token(tok, model) == bksp
     assert len(tok) == n_before + 1 and model.get_input_embeddings().weight.shape[0] == n_before + 1
@@ -50,7 +51,7 @@ def test_save_reload_keeps_id(tmp_path):
     model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
-    assert get_bksp_id(reloaded) == bksp
+    assert bksp_id_of(reloaded) == bksp
     tok2 = PreTrainedTokenizerFast.from_pretrained(tmp_path)
     assert tok2.convert_tokens_to_ids(BKSP_TOKEN) == bksp
     assert add_backspace_token(tok2, reloaded) == bksp
@@ -70,7 +71,7 @@ def test_ordinary_bksp_text_is_rejected():
     with pytest.raises(ValueError, match="ordinary token"):
         add_backspace_token(tok)
     with pytest.raises(ValueError, match="bksp_token_id"):
-        get_bksp_id(tiny_model("gpt2"))
+        bksp_id_of(tiny_model("gpt2"), required=True)
 
 
 @pytest.mark.parametrize("tied", [True, False])
@@ -99,4 +100,4 @@ def test_lora_trains_bksp_row(tied):
     torch.testing.assert_close(emb_after[0], emb_before[0])  # ordinary rows frozen
     assert head_after[0, bksp] != head_before[0, bksp]  # <bksp> logit trainable (tied or not)
     torch.testing.assert_close(head_after[0, :bksp], head_before[0, :bksp])
-    assert get_bksp_id(peft_model) == bksp
+    assert bksp_id_of(peft_model) == bksp

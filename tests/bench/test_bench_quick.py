@@ -4,8 +4,10 @@ import json
 import math
 
 from imitlm.cli import main
+from imitlm.objectives import BASELINE
+from imitlm.objectives import PRESETS as REGISTRY
 
-PRESETS = ("mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
+PRESETS = tuple(name for name in REGISTRY if name != BASELINE)
 REQUIRED = (
     [f"train_step_ratio/{p}" for p in PRESETS]
     + ["train_step_ratio/sequencematch_same_data_rows", "train_step_ratio/mle_over_hf_labels_loss",

@@ -2,11 +2,12 @@
 
 import pytest
 import torch
-
-from imitlm.backspace.layout import apply_backspaces, build_inputs
-from imitlm.rollout.generate import generate_with_backspace
 from reference.backspace_ref import ATTN_IMPLEMENTATIONS, BKSP, EOS, MODEL_KINDS, PAD, tiny_model
 from reference.generation_ref import generate_ref
+
+from imitlm.backspace.apply import apply_backspaces
+from imitlm.backspace.layout import build_inputs
+from imitlm.rollout.generate import generate_with_backspace
 
 PROMPTS = [[3, 4, 5], [6], [7, 8, 9, 10, 11], [12, 13]]
 

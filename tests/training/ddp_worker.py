@@ -8,9 +8,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 import torch  # noqa: E402
+from training.helpers import tiny_config, tiny_setup  # noqa: E402
 
 from imitlm.training.trainer import ImitationTrainer  # noqa: E402
-from training.helpers import tiny_config, tiny_setup  # noqa: E402
 
 
 def main(preset: str, out: str, batch_size: int) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from imitlm.training.data import tokenize_rows
-from imitlm.training.models import load_model, load_tokenizer
-from imitlm.training.parsing import config_from_dict
+from imitlm.data.encode import tokenize_rows
+from imitlm.models import load_model, load_tokenizer
 from imitlm.tasks import arithmetic_rows
+from imitlm.training.parsing import config_from_dict
 
 TINY_MODEL = {"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64,
               "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}

@@ -13,7 +13,6 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 import torch  # noqa: E402
-
 from training.cpu_sharding import allow_cpu_fsdp  # noqa: E402
 from training.helpers import tiny_config, tiny_setup  # noqa: E402
 from training.test_resume import StopAt  # noqa: E402

@@ -1,7 +1,7 @@
 """LoRA (peft) on a tiny saved model: the new <bksp> row trains, and the merged model reloads with its id."""
 
 import torch
-from transformers import AutoModelForCausalLM, TrainerCallback, GPT2Config, GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, TrainerCallback
 
 from imitlm.tasks.arithmetic import ALPHABET
 from imitlm.tasks.char_tokenizer import build_char_tokenizer

@@ -3,10 +3,10 @@ rollout buffer and random states included."""
 
 import pytest
 import torch
+from training.helpers import tiny_config, tiny_setup
 from transformers import TrainerCallback
 
 from imitlm.training.trainer import ImitationTrainer
-from training.helpers import tiny_config, tiny_setup
 
 
 class StopAt(TrainerCallback):

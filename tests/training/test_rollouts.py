@@ -1,6 +1,6 @@
 import torch
 
-from imitlm.training.rollouts import ReplayBuffer, rollout_prompts
+from imitlm.rollout.buffer import ReplayBuffer, rollout_prompts
 
 
 def test_prompts_and_plain_text_prefixes():

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
+from training.helpers import launch, tiny_config, tiny_setup
 from transformers import AutoModelForCausalLM
 
 from imitlm.cli import main
-from training.helpers import launch, tiny_config, tiny_setup
 
 pytest.importorskip("deepspeed")  # part of the dev extra; an install without it skips these
 HERE = Path(__file__).parent

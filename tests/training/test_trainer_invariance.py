@@ -3,12 +3,13 @@ iqlearn with td_weight 0 trains exactly like mle."""
 
 import pytest
 import torch
-
-from imitlm.training.trainer import ImitationTrainer
 from tests_support import prefill_buffer
 from training.helpers import tiny_config, tiny_setup
 
-PRESETS = ["mle", "mle_bksp", "iqlearn", "iqlearn_online", "sequencematch"]
+from imitlm.objectives import PRESETS as REGISTRY
+from imitlm.training.trainer import ImitationTrainer
+
+PRESETS = list(REGISTRY)
 
 
 def run(tmp_path, preset, batch_size, accumulation, **overrides):

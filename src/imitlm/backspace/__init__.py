@@ -4,23 +4,20 @@ The layout and augmentation import torch only; :mod:`imitlm.backspace.vocab` wor
 transformers tokenizers and models (passed in; it does not import transformers itself).
 """
 
+from imitlm.backspace.apply import apply_backspaces, apply_backspaces_batch
 from imitlm.backspace.augment import augment_with_noise, uniform_noise_sampler
-from imitlm.backspace.layout import (
-    BackspaceLayout,
-    apply_backspaces,
-    apply_backspaces_batch,
-    build_inputs,
-)
-from imitlm.backspace.vocab import add_backspace_token, get_bksp_id, lora_config_with_bksp
+from imitlm.backspace.layout import Layout, build_inputs, make_layout, target_counts
+from imitlm.backspace.vocab import add_backspace_token, lora_config_with_bksp
 
 __all__ = [
-    "BackspaceLayout",
+    "Layout",
     "add_backspace_token",
-    "get_bksp_id",
     "lora_config_with_bksp",
     "apply_backspaces",
     "apply_backspaces_batch",
     "augment_with_noise",
     "build_inputs",
+    "make_layout",
+    "target_counts",
     "uniform_noise_sampler",
 ]

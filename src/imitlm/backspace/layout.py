@@ -30,83 +30,11 @@ the element at depth k only changes at a step whose depth is k. Hence
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 IGNORE_INDEX = -100
-
-
-# ----------------------------------------------------------------------------------------------
-# Applying backspaces
-# ----------------------------------------------------------------------------------------------
-
-
-def apply_backspaces(actions: list[int], bksp_id: int) -> list[int]:
-    """Reference: the tokens that survive a list of actions (token appends, `<bksp>` deletes).
-
-    Example, with ``bksp_id = 9``::
-
-        >>> apply_backspaces([5, 6, 7, 9, 8], bksp_id=9)
-        [5, 6, 8]
-        >>> apply_backspaces([5, 9, 9], bksp_id=9)
-        Traceback (most recent call last):
-        ...
-        ValueError: <bksp> at action 2 deletes from an empty sequence
-
-    Raises ValueError when a `<bksp>` would delete from an empty sequence (in the MDP it would
-    delete a prompt token, which is illegal).
-    """
-    out: list[int] = []
-    for i, a in enumerate(actions):
-        if a == bksp_id:
-            if not out:
-                raise ValueError(f"<bksp> at action {i} deletes from an empty sequence")
-            out.pop()
-        else:
-            out.append(a)
-    return out
-
-
-def apply_backspaces_batch(
-    actions: torch.Tensor, lengths: torch.Tensor, *, bksp_id: int, pad_id: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Vectorised :func:`apply_backspaces` for a right-padded batch.
-
-    Args:
-        actions: (B, T) long, right-padded.
-        lengths: (B,) number of valid actions per row.
-
-    Returns ``(tokens, new_lengths)``: (B, T) right-padded with ``pad_id`` and (B,).
-
-    Example (``bksp_id = 9``, ``pad_id = 0``)::
-
-        actions = [[5, 6, 9, 7], [5, 9, 6, 0]], lengths = [4, 3]
-        tokens  = [[5, 7, 0, 0], [6, 0, 0, 0]], new_lengths = [2, 1]
-
-    A token at s survives iff the depth never drops below its own depth afterwards.
-    """
-    B, T = actions.shape
-    ar = torch.arange(T, device=actions.device)
-    valid = ar[None, :] < lengths[:, None]  # (B, T)
-    is_bksp = valid & (actions == bksp_id)
-    step = torch.where(is_bksp, -1, 1).masked_fill(~valid, 0)
-    depth = step.cumsum(1)  # (B, T) stack size after step t
-    bad = valid & (depth < 0)
-    if bad.any():
-        b, t = (int(x) for x in bad.nonzero()[0])
-        raise ValueError(f"row {b}: <bksp> at action {t} deletes from an empty sequence")
-    big = T + 1
-    # suffix_min[s] = min over u > s of depth[u] (pads do not count)
-    d_valid = depth.masked_fill(~valid, big)
-    suffix = torch.flip(torch.cummin(torch.flip(d_valid, [1]), 1).values, [1])  # min over u >= s
-    suffix_after = torch.cat([suffix[:, 1:], suffix.new_full((B, 1), big)], 1)
-    survive = valid & ~is_bksp & (suffix_after >= depth)  # (B, T)
-    new_lengths = torch.where(lengths > 0, depth.gather(1, (lengths - 1).clamp(min=0)[:, None])[:, 0], 0)
-    out = torch.full_like(actions, pad_id)
-    b_idx, s_idx = survive.nonzero(as_tuple=True)
-    out[b_idx, depth[b_idx, s_idx] - 1] = actions[b_idx, s_idx]
-    return out, new_lengths
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,38 +43,26 @@ def apply_backspaces_batch(
 
 
 @dataclass
-class BackspaceLayout:
-    """Tensors of one backspace layout; ``model(**layout.model_inputs())`` runs the forward.
+class Layout:
+    """Model inputs and per-position targets of one batch; ``model(**layout.model_inputs())`` runs the forward.
 
-    Also indexable like a dict (``layout["input_ids"]``, ``dict(layout)``) for collators.
-    Shapes: B rows, T positions.
+    The backspace layout (:func:`build_inputs`) sets ``position_ids`` and a 4D additive mask; the plain causal
+    layout (rows without `<bksp>`) a 2D padding mask and no position ids. Shapes: B rows, T positions.
     """
 
     input_ids: torch.Tensor  # (B, T) long: tokens fed (copies at <bksp> positions)
-    position_ids: torch.Tensor  # (B, T) long: state length before the token = depth - 1
-    attention_mask: torch.Tensor  # (B, 1, T, T) additive float: 0 allowed, finfo.min elsewhere
+    attention_mask: torch.Tensor  # (B, 1, T, T) additive float (0 allowed, finfo.min elsewhere), or (B, T) 0/1
     targets: torch.Tensor  # (B, T) long: action following the state held at t, else -100
     target_mask: torch.Tensor  # (B, T) bool: target valid and not a noise token
     done: torch.Tensor  # (B, T) bool: target is EOS
     next_index: torch.Tensor  # (B, T) long: position holding the next state (t + 1), 0 if none
+    position_ids: torch.Tensor | None = None  # (B, T) long: state length before the token = depth - 1
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
-        return {
-            "input_ids": self.input_ids,
-            "position_ids": self.position_ids,
-            "attention_mask": self.attention_mask,
-        }
-
-    def keys(self):
-        return [f.name for f in fields(self)]
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        if key not in self.keys():
-            raise KeyError(key)
-        return getattr(self, key)
-
-    def to(self, device) -> "BackspaceLayout":
-        return BackspaceLayout(**{k: getattr(self, k).to(device) for k in self.keys()})
+        inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        if self.position_ids is not None:  # never position ids alone: transformers reads them as packing
+            inputs["position_ids"] = self.position_ids
+        return inputs
 
 
 def _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt) -> None:
@@ -196,7 +112,7 @@ def build_inputs(
     pad_id: int,
     dtype: torch.dtype = torch.float32,
     noise_mask: torch.Tensor | None = None,
-) -> BackspaceLayout:
+) -> Layout:
     """Lay out prompt + actions (with `<bksp>`) for one causal forward (DESIGN sec 4).
 
     Args:
@@ -279,7 +195,7 @@ def build_inputs(
 
     targets, target_mask, done, next_index = action_targets(sequences, prompt_lengths, lengths, eos_id=eos_id,
                                                             pad_id=pad_id, noise_mask=noise_mask)
-    return BackspaceLayout(
+    return Layout(
         input_ids=input_ids,
         position_ids=position_ids,
         attention_mask=attention_mask,
@@ -288,3 +204,30 @@ def build_inputs(
         done=done,
         next_index=next_index,
     )
+
+
+def make_layout(batch: dict[str, torch.Tensor], *, bksp_id: int | None, eos_id: int, pad_id: int,
+                dtype: torch.dtype) -> Layout:
+    """A padded batch (``data.batches.pad_batch``) -> its :class:`Layout`.
+
+    Rows with `<bksp>` use the one-pass backspace layout; a batch without any `<bksp>` uses a plain causal
+    forward with a 2D padding mask (what MLE runs). Both give the same targets.
+    """
+    input_ids, prompt_lengths, lengths = batch["input_ids"], batch["prompt_lengths"], batch["lengths"]
+    if bksp_id is not None and bool((input_ids == bksp_id).any()):
+        return build_inputs(input_ids, prompt_lengths, lengths, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id,
+                            dtype=dtype, noise_mask=batch.get("noise_mask"))
+    width = input_ids.shape[1]
+    attention_mask = (torch.arange(width, device=input_ids.device)[None, :] < lengths[:, None]).long()  # (B, T)
+    targets, target_mask, done, next_index = action_targets(input_ids, prompt_lengths, lengths, eos_id=eos_id,
+                                                            pad_id=pad_id, noise_mask=batch.get("noise_mask"))
+    return Layout(input_ids, attention_mask, targets, target_mask, done, next_index)
+
+
+def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(data targets, policy targets) of a padded batch: the transitions the objective counts. Shape (2,)."""
+    _, target_mask, _, _ = action_targets(batch["input_ids"], batch["prompt_lengths"], batch["lengths"], eos_id=-1,
+                                          pad_id=0, noise_mask=batch["noise_mask"])
+    per_row = target_mask.sum(dim=1)  # (B,)
+    policy = batch["is_policy"]
+    return torch.stack([per_row[~policy].sum(), per_row[policy].sum()]).float()

@@ -78,15 +78,6 @@ def _init_row_to_mean(model, row: int, n_ordinary: int) -> None:
             out.bias[row] = out.bias[:n_ordinary].mean(0)
 
 
-def get_bksp_id(model_or_config) -> int:
-    """The ``<bksp>`` id recorded by :func:`add_backspace_token` (model, PEFT model or config)."""
-    config = getattr(model_or_config, "config", model_or_config)
-    bksp_id = getattr(config, "bksp_token_id", None)
-    if bksp_id is None:
-        raise ValueError("no bksp_token_id in the model config; call add_backspace_token(tokenizer, model) first")
-    return int(bksp_id)
-
-
 def _module_name(model, module) -> str | None:
     for name, m in model.named_modules():
         if m is module:

@@ -25,21 +25,23 @@ import sys
 import torch
 
 from imitlm.benchmarking.common import BenchSettings, summary
+from imitlm.benchmarking.train_step import FULL, SAME_ROWS
+from imitlm.objectives import BASELINE, preset_names
 
 GOAL = "<= 1.10"
 # name -> (preset, data rows as a fraction of the batch, policy rows as a fraction of the batch)
 VARIANTS = {
-    "mle": ("mle", 1.0, 0.0),
-    "mle_bksp": ("mle_bksp", 1.0, 0.0),
-    "sequencematch": ("sequencematch", 0.5, 0.5),
-    "sequencematch_same_data_rows": ("sequencematch", 1.0, 1.0),
+    BASELINE: (BASELINE, 1.0, 0.0),
+    **{name: (name, 1.0, 0.0) for name in preset_names(backspace=True, online=False)},
+    FULL: (FULL, 0.5, 0.5),
+    SAME_ROWS: (FULL, 1.0, 1.0),
 }
 
 
 def child(spec: dict) -> dict:
     """Run in the child process: a few steps of one variant; returns peak and baseline bytes."""
-    from imitlm.benchmarking.train_step import make_case, train_step
     from imitlm.benchmarking.common import make_model
+    from imitlm.benchmarking.train_step import make_case, train_step
 
     settings = BenchSettings(**{k: tuple(tuple(c) for c in v) if k.endswith("grid") else v
                                 for k, v in spec["settings"].items()})
@@ -116,11 +118,11 @@ def bench_memory(settings: BenchSettings, device: torch.device, log=print) -> tu
             raise RuntimeError(f"memory child for {name} failed:\n{stderr[-2000:]}")
         results[name].append(json.loads(stdout.strip().splitlines()[-1]))
     ratios, measurements = {}, {}
-    base = results["mle"]
-    for name in ("mle_bksp", "sequencematch", "sequencematch_same_data_rows"):
+    base = results[BASELINE]
+    for name in [name for name in VARIANTS if name != BASELINE]:
         runs = results[name]
         ratios[f"peak_memory_ratio/{name}"] = summary(
-            [r["peak_bytes"] / b["peak_bytes"] for r, b in zip(runs, base)], GOAL if name != "sequencematch_same_data_rows" else None)
+            [r["peak_bytes"] / b["peak_bytes"] for r, b in zip(runs, base)], GOAL if name != SAME_ROWS else None)
         ratios[f"peak_memory_increment_ratio/{name}"] = summary(
             [max(r["peak_bytes"] - r["baseline_bytes"], 1) / max(b["peak_bytes"] - b["baseline_bytes"], 1)
              for r, b in zip(runs, base)])
@@ -128,7 +130,7 @@ def bench_memory(settings: BenchSettings, device: torch.device, log=print) -> tu
         measurements[f"memory/peak_mib/{name}"] = summary([r["peak_bytes"] / 2**20 for r in runs])
         measurements[f"memory/step_increment_mib/{name}"] = summary(
             [(r["peak_bytes"] - r["baseline_bytes"]) / 2**20 for r in runs])
-    measurements["memory/how"] = results["mle"][0]["how"]
+    measurements["memory/how"] = results[BASELINE][0]["how"]
     return ratios, measurements
 
 

@@ -1,7 +1,7 @@
 """Ratio 3: wall-clock of an online training run over the wall-clock of an `mle` run on the same data tokens.
 
 Each run is the real `imitlm train` path (`training.run.train` -> `ImitationTrainer`) on the arithmetic task
-with the demo's settings (`demo.base_config`: its 2-layer GPT-2 and character tokenizer, max_length 64,
+with the demo's settings (`training.recipes`: its 2-layer GPT-2 and character tokenizer, max_length 64,
 16 new tokens per rollout, learning rate 3e-4), for a few steps from a fresh model. Both runs see the same
 batches of data (same seed), so the same data tokens; the online run also generates rollouts every
 `rollout_every` steps and adds policy rows to each batch (`policy_rows_per_batch`, default half the data rows). The time is the Trainer's own
@@ -20,26 +20,24 @@ from pathlib import Path
 import torch
 
 from imitlm.benchmarking.common import BenchSettings, summary
+from imitlm.objectives import BASELINE, preset_names
 
-ONLINE_PRESETS = ("iqlearn_online", "sequencematch")
-GOALS = {"sequencematch": "<= 2.0"}
+ONLINE_PRESETS = preset_names(online=True)
+GOALS = {name: "<= 2.0" for name in preset_names(online=True, backspace=True)}
 
 
 def run_config(settings: BenchSettings, preset: str, output_dir: Path, device: torch.device) -> dict:
-    from imitlm.demo import DemoSettings, base_config
+    """The demo's preset phase (`training.recipes`), from a fresh model, for `online_steps` steps."""
+    from imitlm.training.recipes import arithmetic_from_scratch, continue_with_preset
 
-    demo = DemoSettings(base_steps=settings.online_steps, preset_steps=settings.online_steps,
-                        num_train_examples=settings.online_steps * settings.online_batch, num_test_examples=0,
-                        num_diversity_prompts=0, samples_per_prompt=0, batch_size=settings.online_batch,
-                        rollout_every=settings.online_rollout_every, rollout_batch_size=settings.online_rollout_batch)
-    config = base_config(demo, output_dir)
-    config.update({
-        "objective": preset, "output_dir": str(output_dir / preset), "learning_rate": 3e-4,
-        "lr_scheduler_type": "constant", "warmup_steps": 0, "max_steps": settings.online_steps,
-        "logging_steps": settings.online_steps, "rollout_every": settings.online_rollout_every,
-        "rollout_batch_size": settings.online_rollout_batch, "max_new_tokens": 16, "seed": 1,
-        "num_eval_examples": 1, "disable_tqdm": True, "use_cpu": device.type == "cpu",
-    })
+    base = arithmetic_from_scratch(output_dir / "base", steps=settings.online_steps, batch_size=settings.online_batch,
+                                   num_train_examples=settings.online_steps * settings.online_batch)
+    config = continue_with_preset(base, output_dir / "base", output_dir / preset, preset, steps=settings.online_steps,
+                                  rollout_every=settings.online_rollout_every,
+                                  rollout_batch_size=settings.online_rollout_batch)
+    config.update({"model_name_or_path": None, "model_config": base["model_config"], "logging_steps":
+                   settings.online_steps, "num_eval_examples": 1, "disable_tqdm": True,
+                   "use_cpu": device.type == "cpu"})
     return config
 
 
@@ -56,7 +54,7 @@ def timed_run(config: dict) -> tuple[float, float]:
 
 def bench_online(settings: BenchSettings, device: torch.device, log=print) -> tuple[dict, dict]:
     """Ratio 3 and the rollout share for each online preset; returns (ratios, measurements)."""
-    presets = ("mle",) + ONLINE_PRESETS
+    presets = (BASELINE,) + ONLINE_PRESETS
     runtimes = {name: [] for name in presets}
     rollouts = {name: [] for name in presets}
     log(f"[bench] online runs: {', '.join(presets)}, {settings.online_steps} steps of batch {settings.online_batch}, "
@@ -70,10 +68,10 @@ def bench_online(settings: BenchSettings, device: torch.device, log=print) -> tu
     ratios, measurements = {}, {}
     for name in ONLINE_PRESETS:
         ratios[f"online_wallclock_ratio/{name}"] = summary(
-            [t / m for t, m in zip(runtimes[name], runtimes["mle"])], GOALS.get(name))
+            [t / m for t, m in zip(runtimes[name], runtimes[BASELINE])], GOALS.get(name))
         ratios[f"rollout_share/{name}"] = summary([r / t for r, t in zip(rollouts[name], runtimes[name])])
         ratios[f"online_update_wallclock_ratio/{name}"] = summary(
-            [(t - r) / m for t, r, m in zip(runtimes[name], rollouts[name], runtimes["mle"])])
+            [(t - r) / m for t, r, m in zip(runtimes[name], rollouts[name], runtimes[BASELINE])])
     for name in presets:
         measurements[f"online/train_runtime_s/{name}"] = summary(runtimes[name])
     return ratios, measurements

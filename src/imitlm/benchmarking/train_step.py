@@ -21,15 +21,19 @@ from dataclasses import dataclass
 
 import torch
 
+from imitlm.backspace.layout import make_layout, target_counts
 from imitlm.benchmarking.common import EOS_ID, FIRST_ORDINARY, PAD_ID, BenchSettings, summary, timed
-from imitlm.objectives import ObjectiveSpec, get_preset, imitation_loss
-from imitlm.training.batches import concat_batches, target_counts
+from imitlm.data.batches import concat_batches
+from imitlm.models import model_dtype
+from imitlm.objectives import BASELINE, PRESETS, ObjectiveSpec, get_preset, preset_names
+from imitlm.rollout.buffer import ReplayBuffer
 from imitlm.training.collator import ImitationCollator
-from imitlm.training.layouts import make_layout
-from imitlm.training.rollouts import ReplayBuffer
+from imitlm.training.loss_step import imitation_forward
 
-PRESETS = ("mle", "mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
-GOALS = {"mle_bksp": "<= 1.05", "iqlearn": "<= 1.05", "sequencematch": "<= 1.05"}
+PRESETS = (BASELINE,) + tuple(name for name in PRESETS if name != BASELINE)  # every ratio is against the baseline
+GOALS = {name: "<= 1.05" for name in PRESETS[1:]}
+FULL = preset_names(online=True, backspace=True)[0]  # SequenceMatch: <bksp>, noise and rollouts
+SAME_ROWS = f"{FULL}_same_data_rows"  # its step with all data rows plus as many policy rows
 POLICY_BKSP_RATE = 0.02  # share of `<bksp>` in the pre-filled rollouts of backspace presets
 
 
@@ -119,26 +123,19 @@ def equal_shape_case(settings: BenchSettings, preset_name: str, batch_size: int,
     return make_case(settings, preset_name, batch_size, length, device)
 
 
-def model_dtype(model) -> torch.dtype:
-    return next(p.dtype for p in model.parameters() if p.is_floating_point())
-
-
-def train_step(model, optimizer, case: TrainCase, metric_sums: dict) -> None:
-    """`ImitationTrainer.compute_loss` + backward + optimiser step, on one prepared batch."""
-    layout = make_layout(case.batch, bksp_id=case.bksp_id, eos_id=EOS_ID, pad_id=PAD_ID, dtype=model_dtype(model))
-    outputs = model(**layout.model_inputs)
-    loss, metrics = imitation_loss(
-        outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
-        case.batch["is_policy"], case.spec, num_data_tokens=case.counts[0].clamp(min=1),
-        num_policy_tokens=case.counts[1],
-    )
+def train_step(model, optimizer, case: TrainCase, metric_sums: dict) -> torch.Tensor:
+    """The trainer's loss step (`training.loss_step.imitation_forward`, as `ImitationTrainer.compute_loss` calls it)
+    with its finiteness check and on-device metric sums, then backward and an optimiser step; returns the loss."""
+    loss, metrics, _ = imitation_forward(model, case.batch, case.spec, case.counts, bksp_id=case.bksp_id,
+                                         eos_id=EOS_ID, pad_id=PAD_ID)
     if not bool(torch.isfinite(loss)):
         raise FloatingPointError(f"non-finite loss in the {case.name} step")
-    for name, value in metrics.items():  # the trainer accumulates its metrics on the host, every step
-        metric_sums[name] = metric_sums.get(name, 0.0) + value.detach().float().cpu()
+    for name, value in metrics.items():  # the trainer keeps its metric sums on the device
+        metric_sums[name] = metric_sums.get(name, 0.0) + value.detach().float()
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
 
 
 def hf_labels_step(model, optimizer, case: TrainCase) -> None:
@@ -160,13 +157,13 @@ def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, len
     """
     cases = {name: equal_shape_case(settings, name, batch_size, length, device) for name in presets}
     if reference:
-        cases["sequencematch_same_data_rows"] = make_case(settings, "sequencematch", batch_size, length, device,
-                                                          policy_rows=batch_size, name="sequencematch_same_data_rows")
+        cases[SAME_ROWS] = make_case(settings, FULL, batch_size, length, device, policy_rows=batch_size,
+                                     name=SAME_ROWS)
     steps = {name: (lambda c=case: train_step(model, optimizer, c, {})) for name, case in cases.items()}
     tokens = {name: case.tokens for name, case in cases.items()}
     if reference:
-        steps["hf_labels_loss"] = lambda: hf_labels_step(model, optimizer, cases["mle"])
-        tokens["hf_labels_loss"] = cases["mle"].tokens
+        steps["hf_labels_loss"] = lambda: hf_labels_step(model, optimizer, cases[BASELINE])
+        tokens["hf_labels_loss"] = cases[BASELINE].tokens
     dtype = model_dtype(model)
     per_token: dict[str, list[float]] = {name: [] for name in steps}
     layout_seconds: dict[str, list[float]] = {name: [] for name in cases}
@@ -187,7 +184,7 @@ def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, len
 
 def ratios_against_mle(per_token: dict[str, list[float]], names) -> dict[str, list[float]]:
     """Per-repeat ratios (each repeat's preset step over the same repeat's `mle` step)."""
-    base = per_token["mle"]
+    base = per_token[BASELINE]
     return {name: [value / b for value, b in zip(per_token[name], base)] for name in names}
 
 
@@ -201,11 +198,11 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
     B, T = settings.train_batch, settings.train_length
     log(f"[bench] train step: {len(PRESETS)} presets, batch {B} x length {T}, {settings.repeats} repeats")
     main = measure_cell(model, optimizer, settings, B, T, device, settings.repeats, reference=True)
-    for name, values in ratios_against_mle(main, PRESETS[1:] + ("sequencematch_same_data_rows",)).items():
+    for name, values in ratios_against_mle(main, PRESETS[1:] + (SAME_ROWS,)).items():
         ratios[f"train_step_ratio/{name}"] = summary(values, GOALS.get(name))
     ratios["train_step_ratio/mle_over_hf_labels_loss"] = summary(
-        [m / h for m, h in zip(main["mle"], main["hf_labels_loss"])])
-    for name in PRESETS + ("sequencematch_same_data_rows",):
+        [m / h for m, h in zip(main[BASELINE], main["hf_labels_loss"])])
+    for name in PRESETS + (SAME_ROWS,):
         measurements[f"train_step/us_per_token/{name}"] = summary([1e6 * v for v in main[name]])
         share = [lay / step for lay, step in zip(main[f"layout_seconds/{name}"], main[name])]
         measurements[f"train_step/layout_share/{name}"] = summary(share)
@@ -219,5 +216,5 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
             per_token = measure_cell(model, optimizer, settings, b, t, device, settings.grid_repeats)
         for name, values in ratios_against_mle(per_token, PRESETS[1:]).items():
             ratios[f"scaling/train_step_ratio/{name}/{cell}"] = summary(values)
-        measurements[f"scaling/train_step_us_per_token/mle/{cell}"] = summary([1e6 * v for v in per_token["mle"]])
+        measurements[f"scaling/train_step_us_per_token/{BASELINE}/{cell}"] = summary([1e6 * v for v in per_token[BASELINE]])
     return ratios, measurements

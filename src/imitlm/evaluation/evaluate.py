@@ -6,32 +6,15 @@ import json
 from pathlib import Path
 
 import datasets
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from imitlm.errors import UserError
-from imitlm.evaluation.generation import bksp_id_of, generate_samples
-from imitlm.objectives import log_policy
+from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import accuracy, perplexity
+from imitlm.evaluation.scoring import teacher_forced
+from imitlm.models import bksp_id_of
+from imitlm.objectives import log_policy
 from imitlm.tasks import arithmetic_rows
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
-from imitlm.training.batches import pad_batch
-from imitlm.training.data import encode_prompt
-from imitlm.training.layouts import make_layout
-
-
-def load_trained(model_dir: str):
-    if not Path(model_dir).exists() and model_dir.startswith((".", "/")):
-        raise UserError(f"model directory not found: {model_dir}; pass the output_dir of `imitlm train`")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
-    except OSError as error:
-        raise UserError(f"could not load a model from {model_dir} ({str(error).splitlines()[0]})") from None
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model.eval()
-    return model, tokenizer
 
 
 def load_eval_rows(task: str | None, data: str | None, split: str, num_examples: int, seed: int, difficulty: int,
@@ -45,18 +28,11 @@ def load_eval_rows(task: str | None, data: str | None, split: str, num_examples:
     return rows.select(range(min(num_examples, len(rows)))) if num_examples else rows
 
 
-@torch.no_grad()
 def completion_nll(model, tokenizer, rows, batch_size: int = 64) -> tuple[float, int]:
     """Summed negative log-likelihood of the reference completions (+EOS) and their token count."""
     total, count = 0.0, 0
-    eos = tokenizer.eos_token_id
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start : start + batch_size]
-        prompts = [encode_prompt(tokenizer, p) for p in chunk["prompt"]]
-        completions = [tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in chunk["completion"]]
-        batch = pad_batch(prompts, completions, tokenizer.pad_token_id)
-        layout = make_layout(batch, bksp_id=None, eos_id=eos, pad_id=tokenizer.pad_token_id, dtype=model.dtype)
-        logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
+    for _, _, layout, logits in teacher_forced(model, tokenizer, list(rows["prompt"]), list(rows["completion"]),
+                                               batch_size):
         picked = log_policy(logits, layout.targets)  # (B, T) log pi(a_t | s_t)
         total -= float(picked[layout.target_mask].sum())
         count += int(layout.target_mask.sum())

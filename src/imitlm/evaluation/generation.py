@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from imitlm.training.data import encode_prompt
-from imitlm.training.validation import check_prompt_lengths, model_max_length
+from imitlm.data.checks import check_prompt_lengths
+from imitlm.data.encode import encode_prompt
+from imitlm.models import bksp_id_of, model_max_length
 
 
 @dataclass
@@ -19,10 +20,6 @@ class Sample:
 
     def num_backspaces(self, bksp_id: int | None) -> int:
         return self.actions.count(bksp_id) if bksp_id is not None else 0
-
-
-def bksp_id_of(model) -> int | None:
-    return getattr(model.config, "bksp_token_id", None)
 
 
 @torch.no_grad()
@@ -47,8 +44,8 @@ def generate_samples(
     model.eval()
     bksp_id = bksp_id_of(model)
     encoded = [encode_prompt(tokenizer, p) for p in prompts]
-    check_prompt_lengths([len(ids) for ids in encoded], model, max_new_tokens)
     limit = model_max_length(model)
+    check_prompt_lengths([len(ids) for ids in encoded], limit)
     if limit is not None:  # the state (prompt + surviving completion) must fit the model's positions
         room = limit - max(len(ids) for ids in encoded)  # max_state_length counts completion tokens
         max_state_length = min(max_state_length or room, room)

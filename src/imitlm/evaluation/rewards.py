@@ -5,30 +5,17 @@ from __future__ import annotations
 import json
 import sys
 
-import torch
-
+from imitlm.evaluation.scoring import teacher_forced
 from imitlm.objectives import log_policy, sequence_returns, token_rewards
-from imitlm.training.batches import pad_batch
-from imitlm.training.data import encode_prompt
-from imitlm.training.layouts import make_layout
 
 DEFAULT_GAMMA = 0.998
 
 
-@torch.no_grad()
 def score_rows(model, tokenizer, prompts: list[str], completions: list[str], *, gamma: float, tau: float = 1.0,
                batch_size: int = 32) -> list[dict]:
     """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`."""
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    bksp = getattr(model.config, "bksp_token_id", None)
     results = []
-    for start in range(0, len(prompts), batch_size):
-        prompt_ids = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
-        actions = [tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in completions[start : start + batch_size]]
-        batch = pad_batch(prompt_ids, actions, pad)
-        dtype = next(model.parameters()).dtype
-        layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=dtype)
-        logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
+    for start, actions, layout, logits in teacher_forced(model, tokenizer, prompts, completions, batch_size):
         rewards = token_rewards(logits, layout.targets, layout.next_index, layout.done, gamma, tau)  # (B, T)
         returns = sequence_returns(rewards, layout.target_mask)  # (B,)
         log_probs = log_policy(logits, layout.targets, tau)  # (B, T)
@@ -46,14 +33,15 @@ def score_rows(model, tokenizer, prompts: list[str], completions: list[str], *, 
 
 
 def write_rewards(args) -> None:
-    from imitlm.evaluation.evaluate import load_trained
+    from imitlm.models import load_trained, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     model, tokenizer = load_trained(args.model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
-    gamma = args.gamma if args.gamma is not None else getattr(model.config, "imitlm_gamma", DEFAULT_GAMMA)
-    results = score_rows(model, tokenizer, list(rows["prompt"]), list(rows["completion"]), gamma=gamma,
-                         tau=args.q_temperature, batch_size=args.batch_size)
+    gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)
+    tau = setting(args.q_temperature, model, "q_temperature", 1.0)
+    results = score_rows(model, tokenizer, list(rows["prompt"]), list(rows["completion"]), gamma=gamma, tau=tau,
+                         batch_size=args.batch_size)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for result in results:

@@ -15,7 +15,7 @@ from imitlm.objectives.divergences import (
     get_divergence,
 )
 from imitlm.objectives.loss import ObjectiveSpec, imitation_loss
-from imitlm.objectives.presets import PRESETS, Preset, get_preset
+from imitlm.objectives.presets import BASELINE, PRESETS, Preset, get_preset, preset_names
 from imitlm.objectives.rewards import sequence_returns, token_rewards
 from imitlm.objectives.soft_q import (
     IGNORE_INDEX,
@@ -27,6 +27,7 @@ from imitlm.objectives.soft_q import (
 )
 
 __all__ = [
+    "BASELINE",
     "DIVERGENCES",
     "IGNORE_INDEX",
     "PRESETS",
@@ -42,6 +43,7 @@ __all__ = [
     "action_values",
     "get_divergence",
     "get_preset",
+    "preset_names",
     "imitation_loss",
     "implicit_rewards",
     "log_policy",

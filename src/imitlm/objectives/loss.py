@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from imitlm.objectives.divergences import Divergence, get_divergence
+from imitlm.objectives.divergences import Chi2, Divergence, get_divergence
 from imitlm.objectives.soft_q import IGNORE_INDEX, action_values, next_values, soft_values
 
 
@@ -44,7 +44,7 @@ class ObjectiveSpec:
         use_il: ``False`` gives plain MLE (the IL terms are still logged).
     """
 
-    divergence: Divergence | str = "chi2"
+    divergence: Divergence | str = Chi2.name
     gamma: float = 1.0
     td_weight: float = 0.0
     mix_beta: float = 0.0

@@ -67,8 +67,10 @@ class Preset:
         return replace(spec, **overrides) if overrides else spec
 
 
+BASELINE = "mle"  # the preset every comparison is measured against
+
 PRESETS: dict[str, Preset] = {
-    "mle": Preset(name="mle"),
+    BASELINE: Preset(name=BASELINE),
     "mle_bksp": Preset(name="mle_bksp", backspace=True, noise_prob=0.05),
     # Wulfmeier et al. eq. 14, TD-regularised MLE; lambda swept in the paper
     "iqlearn": Preset(name="iqlearn", use_il=True, td_weight=0.1, gamma=0.998),
@@ -90,6 +92,12 @@ PRESETS: dict[str, Preset] = {
         online=True,
     ),
 }
+
+
+def preset_names(**fields) -> tuple[str, ...]:
+    """Names of the presets whose fields equal ``fields``, in registry order (e.g. ``online=True``)."""
+    return tuple(name for name, preset in PRESETS.items()
+                 if all(getattr(preset, key) == value for key, value in fields.items()))
 
 
 def get_preset(name: str) -> Preset:

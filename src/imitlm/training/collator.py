@@ -7,7 +7,7 @@ from typing import Callable
 
 import torch
 
-from imitlm.training.batches import pad_batch
+from imitlm.data.batches import pad_batch
 
 
 @dataclass

@@ -15,9 +15,10 @@ from typing import Any
 from transformers import TrainingArguments
 
 from imitlm.errors import UserError
+from imitlm.objectives import BASELINE, DIVERGENCES, PRESETS
 
-OBJECTIVES = ("mle", "mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
-DIVERGENCE_NAMES = ("chi2", "kl", "reverse_kl", "forward_kl", "js", "hellinger", "tv")
+OBJECTIVES = tuple(PRESETS)
+DIVERGENCE_NAMES = tuple(DIVERGENCES)
 TASKS = ("arithmetic", "text")
 
 
@@ -70,7 +71,7 @@ class ImitConfig(TrainingArguments):
     task_seed: int = field(default=0, metadata={"help": "Seed of the task's question generator."})
     max_length: int = field(default=128, metadata={"help": "Maximum tokens of prompt + completion; longer rows are dropped."})
     # --- objective (DESIGN sec 3) -----------------------------------------------------------
-    objective: str = field(default="mle", metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
+    objective: str = field(default=BASELINE, metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
     divergence: str | None = field(
         default=None, metadata={"help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}."}
     )

@@ -8,15 +8,22 @@ from pathlib import Path
 
 from transformers import set_seed
 
+from imitlm.data.checks import check_backspace_rows, check_max_length
+from imitlm.data.encode import tokenize_rows
 from imitlm.errors import UserError
+from imitlm.models import (
+    add_backspace,
+    bksp_id_of,
+    load_model,
+    load_tokenizer,
+    model_max_length,
+    save_run_settings,
+)
+from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import is_complete, last_complete_checkpoint
 from imitlm.training.config import ImitConfig
-from imitlm.training.data import tokenize_rows
-from imitlm.training.models import load_model, load_tokenizer
 from imitlm.training.trainer import ImitationTrainer
-from imitlm.training.validation import check_backspace_rows, check_max_length
-from imitlm.objectives import get_preset
 
 logger = logging.getLogger(__name__)
 RUN_FILE = "imitlm_run.json"
@@ -63,15 +70,6 @@ def resolve_checkpoint(config: ImitConfig) -> str | None:
     return value
 
 
-def add_backspace_token_checked(tokenizer, model) -> int:
-    from imitlm.backspace.vocab import add_backspace_token
-
-    try:
-        return add_backspace_token(tokenizer, model)
-    except ValueError as error:
-        raise UserError(f"{error}; use a tokenizer without an ordinary '<bksp>' token, or a preset without backspace") from None
-
-
 def lora_config(config: ImitConfig):
     from peft import LoraConfig
 
@@ -108,12 +106,24 @@ def merged_lora_model(trainer: ImitationTrainer, config: ImitConfig, adapter_dir
     try:
         base = load_model(config, trainer.processing_class)  # the tokenizer already holds <bksp> if the preset has it
         if trainer.bksp_id is not None:
-            add_backspace_token_checked(trainer.processing_class, base)
+            add_backspace(trainer.processing_class, base)
         merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     finally:
         if config.deepspeed:
             set_hf_deepspeed_config(config.hf_deepspeed_config)
     return merged
+
+
+def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
+    """What later commands need to know of this training run (saved in config.json under `imitlm`)."""
+    spec = trainer.spec
+    return {
+        "preset": config.objective, "divergence": spec.phi.name, "gamma": spec.gamma, "td_weight": spec.td_weight,
+        "mix_beta": spec.mix_beta, "il_weight": spec.il_weight, "q_temperature": spec.tau,
+        "noise_prob": trainer.noise_prob, "task": config.task, "difficulty": config.difficulty,
+        "task_seed": config.task_seed, "dataset_name": config.dataset_name, "max_length": config.max_length,
+        "max_new_tokens": config.max_new_tokens,
+    }
 
 
 def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
@@ -124,10 +134,10 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     train_rows, eval_rows = load_task_rows(config)
     tokenizer = load_tokenizer(config, train_rows)
     model = load_model(config, tokenizer)
-    check_max_length(config.max_length, model)
-    bksp_id = getattr(model.config, "bksp_token_id", None)
+    check_max_length(config.max_length, model_max_length(model))
+    bksp_id = bksp_id_of(model)
     if get_preset(config.objective).backspace:
-        bksp_id = add_backspace_token_checked(tokenizer, model)  # before tokenising: data may hold <bksp> traces
+        bksp_id = add_backspace(tokenizer, model)  # before tokenising: data may hold <bksp> traces
     train_data = tokenize_rows(train_rows, tokenizer, config.max_length, source="training data")
     if bksp_id is not None:
         check_backspace_rows(train_data, bksp_id)
@@ -154,6 +164,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     else:
         trainer.save_model(config.output_dir)  # model + config (+ bksp_token_id) + tokenizer
     if trainer.is_world_process_zero():
+        save_run_settings(config.output_dir, resolved_settings(config, trainer))
         trainer.save_state()
         (output / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     return trainer

@@ -17,41 +17,32 @@ from accelerate.utils import DistributedType
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
+from imitlm.backspace.layout import target_counts
+from imitlm.data.batches import concat_batches
 from imitlm.errors import UserError
-from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss
+from imitlm.models import add_backspace, bksp_id_of
+from imitlm.objectives import ObjectiveSpec, get_preset
+from imitlm.rollout.buffer import ReplayBuffer, collect_rollouts, rollout_prompts
 from imitlm.training.checkpoints import (
     NonFiniteGradientCheck,
     check_finite_weights,
     mark_complete,
     raise_non_finite,
 )
-from imitlm.training.batches import concat_batches, target_counts
 from imitlm.training.collator import ImitationCollator
-from imitlm.training.layouts import make_layout
-from imitlm.training.rollouts import ReplayBuffer, collect_rollouts, rollout_prompts
+from imitlm.training.loss_step import imitation_forward
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
 
 
-def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
-    """Preset defaults, overridden by the config's explicit values."""
-    preset = get_preset(args.objective)
+OVERRIDABLE = ("gamma", "td_weight", "mix_beta", "il_weight")  # ImitConfig fields that replace a preset's value
 
-    def pick(name):
-        value = getattr(args, name)
-        return getattr(preset, name) if value is None else value
 
-    return ObjectiveSpec(
-        divergence=get_divergence(args.divergence or preset.divergence),
-        gamma=pick("gamma"),
-        td_weight=pick("td_weight"),
-        mix_beta=pick("mix_beta"),
-        il_weight=pick("il_weight"),
-        tau=args.q_temperature,
-        use_mixture=preset.use_mixture,
-        use_il=preset.use_il if use_il is None else use_il,
-    )
+def objective_spec(args) -> ObjectiveSpec:
+    """The config's preset with the values the config sets explicitly (None: the preset's)."""
+    overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name) is not None}
+    return get_preset(args.objective).objective_spec(divergence=args.divergence, tau=args.q_temperature, **overrides)
 
 
 def check_launch(args) -> None:
@@ -80,7 +71,7 @@ def check_parallelism(trainer: Trainer) -> None:
 class ImitationTrainer(Trainer):
     """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
 
-    `args` is an `ImitConfig`; `train_dataset` holds `prompt_ids`/`completion_ids` rows (see `training.data`).
+    `args` is an `ImitConfig`; `train_dataset` holds `prompt_ids`/`completion_ids` rows (see `data.encode`).
     """
 
     def __init__(
@@ -97,12 +88,7 @@ class ImitationTrainer(Trainer):
     ):
         self.preset = get_preset(args.objective)
         tokenizer = processing_class
-        if self.preset.backspace:
-            from imitlm.backspace.vocab import add_backspace_token
-
-            self.bksp_id = add_backspace_token(tokenizer, model)
-        else:
-            self.bksp_id = getattr(model.config, "bksp_token_id", None)
+        self.bksp_id = add_backspace(tokenizer, model) if self.preset.backspace else bksp_id_of(model)
         if peft_config is not None:
             from peft import get_peft_model
 
@@ -118,8 +104,7 @@ class ImitationTrainer(Trainer):
             model = get_peft_model(model, peft_config)
         args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
         noise_prob = self.preset.noise_prob if args.noise_prob is None else args.noise_prob
-        if self.bksp_id is None:
-            noise_prob = 0.0
+        self.noise_prob = noise_prob = 0.0 if self.bksp_id is None else noise_prob
         if data_collator is None:
             special = set(tokenizer.all_special_ids) | {self.bksp_id}
             data_collator = ImitationCollator(
@@ -207,15 +192,12 @@ class ImitationTrainer(Trainer):
 
     # ---- 3. the loss ----------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        layout = make_layout(inputs, bksp_id=self.bksp_id, eos_id=self.processing_class.eos_token_id,
-                             pad_id=self.processing_class.pad_token_id, dtype=self._model_dtype(model))
-        outputs = model(**layout.model_inputs)
-        counts = num_items_in_batch if num_items_in_batch is not None else target_counts(inputs).to(layout.targets.device)
+        counts = num_items_in_batch if num_items_in_batch is not None else target_counts(inputs).to(
+            inputs["input_ids"].device)
         spec = self.spec if self.state.global_step >= self.args.mle_warmup_steps else self.warmup_spec
-        loss, metrics = imitation_loss(
-            outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
-            inputs["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1],
-        )
+        tokenizer = self.processing_class
+        loss, metrics, outputs = imitation_forward(model, inputs, spec, counts, bksp_id=self.bksp_id,
+                                                   eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id)
         if not bool(torch.isfinite(loss)):
             raise_non_finite(self.state.global_step, metrics, self.args.output_dir)
         if self.args.world_size > 1:
@@ -228,10 +210,6 @@ class ImitationTrainer(Trainer):
                 # stays on the device: one transfer per log, not one sync per metric per step
                 self._metric_sums[name] = self._metric_sums.get(name, 0.0) + value.detach().float()
         return (loss, outputs) if return_outputs else loss
-
-    @staticmethod
-    def _model_dtype(model) -> torch.dtype:
-        return next(p.dtype for p in model.parameters() if p.is_floating_point())
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._metric_sums:

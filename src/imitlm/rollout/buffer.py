@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from imitlm.training.batches import pad_batch
+from imitlm.data.batches import pad_batch
 
 
 class ReplayBuffer:

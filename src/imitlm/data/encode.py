@@ -20,13 +20,17 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
     return ids
 
 
+def encode_completion(tokenizer, completion: str) -> list[int]:
+    """Completion ids followed by EOS (the terminal action)."""
+    return tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
 def tokenize_rows(rows: datasets.Dataset, tokenizer, max_length: int, source: str = "data") -> datasets.Dataset:
     """Add `prompt_ids` and `completion_ids` (+EOS); drop rows longer than `max_length` (logged)."""
-    eos = tokenizer.eos_token_id
 
     def encode(row):
         prompt_ids = encode_prompt(tokenizer, row["prompt"])
-        completion_ids = tokenizer(row["completion"], add_special_tokens=False)["input_ids"] + [eos]
+        completion_ids = encode_completion(tokenizer, row["completion"])
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids}
 
     encoded = rows.map(encode, desc="tokenizing")

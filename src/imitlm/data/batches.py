@@ -48,14 +48,3 @@ def concat_batches(first: dict[str, torch.Tensor], second: dict[str, torch.Tenso
         "noise_mask": torch.cat([widen(first["noise_mask"], False), widen(second["noise_mask"], False)]),
         **{key: torch.cat([first[key], second[key]]) for key in ("prompt_lengths", "lengths", "is_policy")},
     }
-
-
-def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(data targets, policy targets) of a batch: the transitions the objective counts. Shape (2,)."""
-    from imitlm.backspace.layout import action_targets
-
-    _, target_mask, _, _ = action_targets(batch["input_ids"], batch["prompt_lengths"], batch["lengths"], eos_id=-1,
-                                          pad_id=0, noise_mask=batch["noise_mask"])
-    per_row = target_mask.sum(dim=1)  # (B,)
-    policy = batch["is_policy"]
-    return torch.stack([per_row[~policy].sum(), per_row[policy].sum()]).float()

@@ -11,65 +11,18 @@ import json
 import logging
 import platform
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from imitlm.evaluation.demo_metrics import evaluate_method
+from imitlm.demo.metrics import evaluate_method
+from imitlm.demo.settings import DEFAULT, QUICK, base_config, preset_config
+from imitlm.objectives import PRESETS
 from imitlm.reporting.report import write_report
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
 
 logger = logging.getLogger(__name__)
-PRESETS = ("mle", "mle_bksp", "iqlearn", "iqlearn_online", "sequencematch")
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    base_steps: int
-    preset_steps: int
-    num_train_examples: int
-    num_test_examples: int
-    num_diversity_prompts: int
-    samples_per_prompt: int
-    batch_size: int = 64
-    difficulty: int = 0
-    rollout_every: int = 10
-    rollout_batch_size: int = 64
-
-
-DEFAULT = DemoSettings(base_steps=2500, preset_steps=400, num_train_examples=20000, num_test_examples=500,
-                       num_diversity_prompts=40, samples_per_prompt=5, difficulty=0)
-QUICK = DemoSettings(base_steps=30, preset_steps=6, num_train_examples=512, num_test_examples=24,
-                     num_diversity_prompts=4, samples_per_prompt=3, batch_size=16, rollout_every=3,
-                     rollout_batch_size=16)
-
-MODEL = {"model_type": "gpt2", "n_layer": 2, "n_head": 4, "n_embd": 128, "n_positions": 128,
-         "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
-
-
-def base_config(settings: DemoSettings, output_dir: Path) -> dict:
-    return {
-        "task": "arithmetic", "difficulty": settings.difficulty, "num_train_examples": settings.num_train_examples,
-        "num_eval_examples": 16, "max_length": 64, "model_config": MODEL, "objective": "mle",
-        "output_dir": str(output_dir / "base"), "use_cpu": True, "per_device_train_batch_size": settings.batch_size,
-        "learning_rate": 1e-3, "lr_scheduler_type": "cosine", "warmup_steps": min(50, settings.base_steps // 5),
-        "weight_decay": 0.01, "max_steps": settings.base_steps, "logging_steps": max(settings.base_steps // 30, 1),
-        "save_strategy": "no", "seed": 0, "report_to": "none", "overwrite_output_dir": True,
-        "disable_tqdm": False,
-    }
-
-
-def preset_config(settings: DemoSettings, output_dir: Path, preset: str) -> dict:
-    return {
-        **base_config(settings, output_dir),
-        "model_name_or_path": str(output_dir / "base"), "model_config": None, "objective": preset,
-        "output_dir": str(output_dir / preset), "learning_rate": 3e-4, "lr_scheduler_type": "constant",
-        "warmup_steps": 0, "max_steps": settings.preset_steps, "logging_steps": max(settings.preset_steps // 20, 1),
-        "rollout_every": settings.rollout_every, "rollout_batch_size": settings.rollout_batch_size,
-        "max_new_tokens": 16, "seed": 1,
-    }
 
 
 def train_timed(config_dict: dict) -> dict:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import string
 
-from imitlm.evaluation.evaluate import completion_nll, load_trained
-from imitlm.evaluation.generation import Sample, bksp_id_of, generate_samples
+from imitlm.evaluation.evaluate import completion_nll
+from imitlm.evaluation.generation import Sample, generate_samples
 from imitlm.evaluation.metrics import accuracy, distinct_n, exact_match, perplexity, self_bleu
 from imitlm.evaluation.rewards import score_rows, spearman
+from imitlm.models import bksp_id_of, load_trained, run_settings
+from imitlm.objectives import get_preset
 from imitlm.rollout.display import format_trace
 from imitlm.tasks import arithmetic_rows
 
@@ -71,9 +73,10 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
     result["distinct_1"] = sum(distinct_n(g, 1, list) for g in groups) / len(groups)
     result["distinct_2"] = sum(distinct_n(g, 2, list) for g in groups) / len(groups)
     result["self_bleu"] = sum(self_bleu(g, tokenize="char") for g in groups) / len(groups)
-    if preset.startswith("iqlearn") or preset == "sequencematch":
+    if get_preset(preset).use_il:
         # Wulfmeier et al.'s reward analysis: do sequence returns rank correct answers above wrong ones?
-        scored = score_rows(model, tokenizer, prompts, [s.text or "0" for s in sampled], gamma=0.998)
+        scored = score_rows(model, tokenizer, prompts, [s.text or "0" for s in sampled],
+                            gamma=run_settings(model)["gamma"], tau=run_settings(model)["q_temperature"])
         correct = [float(exact_match(s.text, r)) for s, r in zip(sampled, references)]
         result["reward_return_spearman"] = spearman([row["return"] for row in scored], correct)
     result["num_test_examples"] = len(prompts)

@@ -1,28 +1,18 @@
-"""Checks of user data and settings that need the tokenizer or the model; each failure is one `UserError` line."""
+"""Checks of user data and lengths; each failure is one `UserError` line. `limit` is the model's maximum length
+(`models.model_max_length`), None when it has none."""
 
 from __future__ import annotations
 
 from imitlm.errors import UserError
 
 
-def model_max_length(model) -> int | None:
-    config = model.config
-    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
-        value = getattr(config, name, None)
-        if isinstance(value, int):
-            return value
-    return None
-
-
-def check_max_length(max_length: int, model) -> None:
-    limit = model_max_length(model)
+def check_max_length(max_length: int, limit: int | None) -> None:
     if limit is not None and max_length > limit:
         raise UserError(f"max_length={max_length} exceeds the model's maximum length {limit}; "
                         f"set --max_length {limit} or less")
 
 
-def check_prompt_lengths(prompt_lengths: list[int], model, max_new_tokens: int) -> None:
-    limit = model_max_length(model)
+def check_prompt_lengths(prompt_lengths: list[int], limit: int | None) -> None:
     if limit is None:
         return
     longest = max(prompt_lengths, default=0)

@@ -1,0 +1,169 @@
+"""Models and tokenizers: loading (a pretrained name or directory with the real `from_pretrained`, a config to train
+from scratch, or a model `imitlm train` saved), the facts read off a model (`<bksp>` id, dtype, maximum length), and
+the training settings saved with a model so that later commands take their defaults from them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from imitlm.errors import UserError
+from imitlm.tasks import arithmetic
+from imitlm.tasks.char_tokenizer import build_char_tokenizer
+
+logger = logging.getLogger(__name__)
+
+
+def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
+    """The tokenizer named in the config, else the model's, else a character-level one for the task's alphabet."""
+    name = config.tokenizer_name_or_path or config.model_name_or_path
+    if name is not None:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name)
+        except OSError as error:
+            raise UserError(f"could not load a tokenizer from {name!r} ({str(error).splitlines()[0]}); "
+                            "give a local directory or an available hub name") from None
+    elif config.task == "arithmetic":
+        tokenizer = build_char_tokenizer(arithmetic.ALPHABET)
+    else:
+        if train_rows is None:
+            raise UserError("training from scratch on text needs --tokenizer_name_or_path or data to build one from")
+        alphabet = set()
+        for row in train_rows:
+            alphabet.update(row["prompt"])
+            alphabet.update(row["completion"])
+        tokenizer = build_char_tokenizer("".join(sorted(alphabet)))
+    return ensure_special_tokens(tokenizer)
+
+
+def ensure_special_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """Training needs EOS (terminal action) and a pad token. A missing pad reuses EOS, as is usual for GPT-2."""
+    if tokenizer.eos_token_id is None:
+        raise UserError("the tokenizer has no EOS token; set one (tokenizer.eos_token = ...) and save it, "
+                        "or pick another tokenizer")
+    if tokenizer.pad_token_id is None:
+        logger.warning("tokenizer has no pad token: using its EOS token %r for padding", tokenizer.eos_token)
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
+    """`from_pretrained(model_name_or_path)`, or a fresh model of `model_config` sized to the tokenizer."""
+    if config.model_name_or_path is not None:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                config.model_name_or_path, attn_implementation=config.attn_implementation
+            )
+        except OSError as error:
+            raise UserError(f"could not load model {config.model_name_or_path!r} ({str(error).splitlines()[0]}); "
+                            "give a local directory or an available hub name") from None
+    else:
+        settings = dict(config.model_config)
+        model_type = settings.pop("model_type", None)
+        if model_type is None:
+            raise UserError("model_config needs a model_type (e.g. gpt2, llama, qwen2)")
+        try:
+            model_config = AutoConfig.for_model(model_type, **settings)
+        except (ValueError, KeyError) as error:
+            raise UserError(f"bad model_config: {error}") from None
+        model_config.vocab_size = len(tokenizer)
+        model_config.pad_token_id = tokenizer.pad_token_id
+        model_config.bos_token_id = tokenizer.bos_token_id
+        model_config.eos_token_id = tokenizer.eos_token_id
+        torch.manual_seed(config.seed)  # the initial weights depend on the run's seed only
+        model = AutoModelForCausalLM.from_config(model_config, attn_implementation=config.attn_implementation)
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model
+
+
+def load_trained(model_dir: str):
+    """A model and tokenizer saved by `imitlm train` (or any causal LM directory/hub name), in eval mode."""
+    if not Path(model_dir).exists() and model_dir.startswith((".", "/")):
+        raise UserError(f"model directory not found: {model_dir}; pass the output_dir of `imitlm train`")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
+    except OSError as error:
+        raise UserError(f"could not load a model from {model_dir} ({str(error).splitlines()[0]})") from None
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
+
+
+# ---- facts read off a model -------------------------------------------------------------------
+
+
+def bksp_id_of(model_or_config, required: bool = False) -> int | None:
+    """The `<bksp>` id recorded in the config by `add_backspace_token` (model, PEFT model or config), or None.
+
+    ``required``: raise ValueError when the model has no `<bksp>`.
+    """
+    config = getattr(model_or_config, "config", model_or_config)
+    bksp_id = getattr(config, "bksp_token_id", None)
+    if bksp_id is None and required:
+        raise ValueError("no bksp_token_id in the model config; call add_backspace_token(tokenizer, model) first")
+    return None if bksp_id is None else int(bksp_id)
+
+
+def model_dtype(model) -> torch.dtype:
+    """The dtype of the model's floating-point weights (the 4D additive mask must match it)."""
+    return next(p.dtype for p in model.parameters() if p.is_floating_point())
+
+
+def model_max_length(model) -> int | None:
+    """The longest sequence the model's positions allow, or None when the architecture has no limit."""
+    config = model.config
+    for name in ("max_position_embeddings", "n_positions", "n_ctx"):
+        value = getattr(config, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def add_backspace(tokenizer, model) -> int:
+    """`backspace.vocab.add_backspace_token` with its refusals as one-line user errors; returns the id."""
+    from imitlm.backspace.vocab import add_backspace_token
+
+    try:
+        return add_backspace_token(tokenizer, model)
+    except ValueError as error:
+        raise UserError(f"{error}; use a tokenizer without an ordinary '<bksp>' token, or a preset without "
+                        "backspace") from None
+
+
+# ---- training settings saved with the model ----------------------------------------------------
+
+SETTINGS_KEY = "imitlm"  # key in the saved config.json
+
+
+def save_run_settings(model_dir: str | Path, settings: dict[str, Any]) -> None:
+    """Write the resolved training settings into ``model_dir/config.json`` under ``imitlm`` (atomically)."""
+    path = Path(model_dir) / "config.json"
+    config = json.loads(path.read_text())
+    config[SETTINGS_KEY] = settings
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def run_settings(model) -> dict[str, Any]:
+    """The settings `imitlm train` saved with this model ({} for a model trained elsewhere)."""
+    settings = getattr(getattr(model, "config", model), SETTINGS_KEY, None)
+    return dict(settings) if isinstance(settings, dict) else {}
+
+
+def setting(value, model, name: str, default):
+    """A command's option: the user's value, else the model's training setting, else ``default``."""
+    if value is not None:
+        return value
+    return run_settings(model).get(name, default)
