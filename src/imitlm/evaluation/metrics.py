@@ -9,10 +9,18 @@ def exact_match(prediction: str, reference: str) -> bool:
     return prediction.strip() == reference.strip()
 
 
+def per_question_correct(predictions: list[str], references: list[str]) -> list[int]:
+    """1 where the prediction exactly matches its reference (outer whitespace stripped), else 0; per question,
+    for paired statistics across methods (`imitlm.evaluation.statistics.paired_bootstrap`)."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    return [int(exact_match(p, r)) for p, r in zip(predictions, references)]
+
+
 def accuracy(predictions: list[str], references: list[str]) -> float:
-    if not references:
-        return float("nan")
-    return sum(exact_match(p, r) for p, r in zip(predictions, references)) / len(references)
+    """Mean of :func:`per_question_correct`; NaN for no references."""
+    correct = per_question_correct(predictions, references)
+    return sum(correct) / len(correct) if correct else float("nan")
 
 
 def distinct_n(texts: list[str], n: int, tokenize=str.split) -> float:
