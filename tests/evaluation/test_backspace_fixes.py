@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from imitlm.evaluation.demo_metrics import backspace_fixes
+from imitlm.demo.metrics import backspace_fixes
 from imitlm.evaluation.generation import Sample
 from imitlm.tasks.char_tokenizer import build_char_tokenizer
 

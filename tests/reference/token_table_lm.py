@@ -28,7 +28,7 @@ class TokenTableLM(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, **unused) -> SimpleNamespace:
         self.calls += 1
-        return SimpleNamespace(logits=self.table[input_ids], past_key_values=None)  # (B, T, V)
+        return SimpleNamespace(logits=self.table[input_ids], cache=None)  # (B, T, V)
 
 
 def next_token_log_prob(table: torch.Tensor, previous: int, token: int) -> float:
