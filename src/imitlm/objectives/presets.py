@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from imitlm.objectives.divergences import Divergence
+from imitlm.objectives.divergences import Chi2, Divergence
 from imitlm.objectives.loss import ObjectiveSpec
 
 
@@ -39,7 +39,7 @@ class Preset:
 
     name: str
     use_il: bool = False
-    divergence: str = "chi2"
+    divergence: str = Chi2.name
     use_mixture: bool = False
     mix_beta: float = 0.0
     td_weight: float = 0.0
