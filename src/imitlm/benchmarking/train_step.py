@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from imitlm.benchmarking.common import EOS_ID, FIRST_ORDINARY, PAD_ID, BenchSettings, summary, timed
-from imitlm.objectives import ObjectiveSpec, get_preset, imitation_loss
+from imitlm.objectives import ObjectiveSpec, get_preset, imitation_loss, mask_illegal_bksp
 from imitlm.training.batches import concat_batches, target_counts
 from imitlm.training.collator import ImitationCollator
 from imitlm.training.layouts import make_layout
@@ -127,8 +127,9 @@ def train_step(model, optimizer, case: TrainCase, metric_sums: dict) -> None:
     """`ImitationTrainer.compute_loss` + backward + optimiser step, on one prepared batch."""
     layout = make_layout(case.batch, bksp_id=case.bksp_id, eos_id=EOS_ID, pad_id=PAD_ID, dtype=model_dtype(model))
     outputs = model(**layout.model_inputs)
+    logits = mask_illegal_bksp(outputs.logits.float(), layout.bksp_illegal, case.bksp_id)  # as the trainer
     loss, metrics = imitation_loss(
-        outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
+        logits, layout.targets, layout.target_mask, layout.done, layout.next_index,
         case.batch["is_policy"], case.spec, num_data_tokens=case.counts[0].clamp(min=1),
         num_policy_tokens=case.counts[1],
     )

@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from imitlm.errors import UserError
 from imitlm.evaluation.generation import bksp_id_of, generate_samples
-from imitlm.objectives import log_policy
+from imitlm.objectives import log_policy, mask_illegal_bksp
 from imitlm.evaluation.metrics import accuracy, perplexity
 from imitlm.tasks import arithmetic_rows
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
@@ -50,13 +50,15 @@ def completion_nll(model, tokenizer, rows, batch_size: int = 64) -> tuple[float,
     """Summed negative log-likelihood of the reference completions (+EOS) and their token count."""
     total, count = 0.0, 0
     eos = tokenizer.eos_token_id
+    bksp = bksp_id_of(model)
     for start in range(0, len(rows), batch_size):
         chunk = rows[start : start + batch_size]
         prompts = [encode_prompt(tokenizer, p) for p in chunk["prompt"]]
         completions = [tokenizer(c, add_special_tokens=False)["input_ids"] + [eos] for c in chunk["completion"]]
         batch = pad_batch(prompts, completions, tokenizer.pad_token_id)
         layout = make_layout(batch, bksp_id=None, eos_id=eos, pad_id=tokenizer.pad_token_id, dtype=model.dtype)
-        logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
+        # the policy that samples: no <bksp> at the prompt (DESIGN sec 1)
+        logits = mask_illegal_bksp(model(**layout.model_inputs).logits.float(), layout.bksp_illegal, bksp)  # (B, T, V)
         picked = log_policy(logits, layout.targets)  # (B, T) log pi(a_t | s_t)
         total -= float(picked[layout.target_mask].sum())
         count += int(layout.target_mask.sum())

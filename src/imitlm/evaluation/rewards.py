@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from imitlm.objectives import log_policy, sequence_returns, token_rewards
+from imitlm.objectives import log_policy, mask_illegal_bksp, sequence_returns, token_rewards
 from imitlm.training.batches import pad_batch
 from imitlm.training.data import encode_prompt
 from imitlm.training.layouts import make_layout
@@ -28,7 +28,8 @@ def score_rows(model, tokenizer, prompts: list[str], completions: list[str], *, 
         batch = pad_batch(prompt_ids, actions, pad)
         dtype = next(model.parameters()).dtype
         layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=dtype)
-        logits = model(**layout.model_inputs).logits.float()  # (B, T, V)
+        # V and r over the legal actions, as in training: no <bksp> at the prompt (DESIGN sec 1)
+        logits = mask_illegal_bksp(model(**layout.model_inputs).logits.float(), layout.bksp_illegal, bksp)  # (B, T, V)
         rewards = token_rewards(logits, layout.targets, layout.next_index, layout.done, gamma, tau)  # (B, T)
         returns = sequence_returns(rewards, layout.target_mask)  # (B,)
         log_probs = log_policy(logits, layout.targets, tau)  # (B, T)

@@ -18,7 +18,7 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from imitlm.errors import UserError
-from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss
+from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss, mask_illegal_bksp
 from imitlm.training.checkpoints import (
     NonFiniteGradientCheck,
     check_finite_weights,
@@ -26,7 +26,7 @@ from imitlm.training.checkpoints import (
     raise_non_finite,
 )
 from imitlm.training.batches import concat_batches, target_counts
-from imitlm.training.collator import ImitationCollator
+from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.layouts import make_layout
 from imitlm.training.rollouts import ReplayBuffer, collect_rollouts, rollout_prompts
 
@@ -52,6 +52,11 @@ def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
         use_mixture=preset.use_mixture,
         use_il=preset.use_il if use_il is None else use_il,
     )
+
+
+def epoch_callbacks(collator) -> list:
+    """A collator with an ``epoch`` (ours) learns each epoch's number, for fresh noise every epoch."""
+    return [EpochToCollator(collator)] if hasattr(collator, "epoch") else []
 
 
 def check_launch(args) -> None:
@@ -139,7 +144,7 @@ class ImitationTrainer(Trainer):
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             processing_class=processing_class,
-            callbacks=[NonFiniteGradientCheck(), *(callbacks or [])],
+            callbacks=[NonFiniteGradientCheck(), *epoch_callbacks(data_collator), *(callbacks or [])],
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
@@ -212,8 +217,10 @@ class ImitationTrainer(Trainer):
         outputs = model(**layout.model_inputs)
         counts = num_items_in_batch if num_items_in_batch is not None else target_counts(inputs).to(layout.targets.device)
         spec = self.spec if self.state.global_step >= self.args.mle_warmup_steps else self.warmup_spec
+        # <bksp> is not an action at the prompt: V and log pi over the actions the sampler can take (DESIGN sec 1)
+        logits = mask_illegal_bksp(outputs.logits.float(), layout.bksp_illegal, self.bksp_id)  # (B, T, V)
         loss, metrics = imitation_loss(
-            outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
+            logits, layout.targets, layout.target_mask, layout.done, layout.next_index,
             inputs["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1],
         )
         if not bool(torch.isfinite(loss)):
