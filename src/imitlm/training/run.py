@@ -116,6 +116,13 @@ def merged_lora_model(trainer: ImitationTrainer, config: ImitConfig, adapter_dir
     return merged
 
 
+def task_noise_sampler(config: ImitConfig, tokenizer):
+    """--noise_type task: the task's ground-truth noise sampler, if it has one; None: uniform over ordinary tokens."""
+    if config.noise_type == "task" and config.task == "arithmetic":
+        return arithmetic.wrong_digit_sampler(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    return None
+
+
 def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
     check_output_dir(config)
     check_final_save(config)
@@ -132,9 +139,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     if bksp_id is not None:
         check_backspace_rows(train_data, bksp_id)
     eval_data = tokenize_rows(eval_rows, tokenizer, config.max_length, source="evaluation data") if eval_rows else None
-    noise_sampler = None
-    if config.task == "arithmetic":
-        noise_sampler = arithmetic.wrong_digit_sampler(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    noise_sampler = task_noise_sampler(config, tokenizer)
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
     trainer = ImitationTrainer(

@@ -18,7 +18,7 @@ from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from imitlm.errors import UserError
-from imitlm.objectives import ObjectiveSpec, get_divergence, get_preset, imitation_loss, mask_illegal_bksp
+from imitlm.objectives import ObjectiveSpec, get_preset, imitation_loss, mask_illegal_bksp
 from imitlm.training.checkpoints import (
     NonFiniteGradientCheck,
     check_finite_weights,
@@ -27,6 +27,7 @@ from imitlm.training.checkpoints import (
 )
 from imitlm.training.batches import concat_batches, target_counts
 from imitlm.training.collator import EpochToCollator, ImitationCollator
+from imitlm.training.config import check_attention
 from imitlm.training.layouts import make_layout
 from imitlm.training.rollouts import ReplayBuffer, collect_rollouts, rollout_prompts
 
@@ -35,23 +36,13 @@ CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not
 
 
 def objective_spec(args, use_il: bool | None = None) -> ObjectiveSpec:
-    """Preset defaults, overridden by the config's explicit values."""
-    preset = get_preset(args.objective)
-
-    def pick(name):
-        value = getattr(args, name)
-        return getattr(preset, name) if value is None else value
-
-    return ObjectiveSpec(
-        divergence=get_divergence(args.divergence or preset.divergence),
-        gamma=pick("gamma"),
-        td_weight=pick("td_weight"),
-        mix_beta=pick("mix_beta"),
-        il_weight=pick("il_weight"),
-        tau=args.q_temperature,
-        use_mixture=preset.use_mixture,
-        use_il=preset.use_il if use_il is None else use_il,
-    )
+    """Preset defaults, overridden by the config's explicit values (merged by `Preset.objective_spec`)."""
+    overrides = {name: getattr(args, name) for name in ("gamma", "td_weight", "mix_beta", "il_weight")
+                 if getattr(args, name) is not None}
+    if use_il is not None:
+        overrides["use_il"] = use_il
+    return get_preset(args.objective).objective_spec(divergence=args.divergence, tau=args.q_temperature,
+                                                     max_slope=getattr(args, "max_slope", None), **overrides)
 
 
 def epoch_callbacks(collator) -> list:
@@ -108,6 +99,8 @@ class ImitationTrainer(Trainer):
             self.bksp_id = add_backspace_token(tokenizer, model)
         else:
             self.bksp_id = getattr(model.config, "bksp_token_id", None)
+        if self.bksp_id is not None:  # the <bksp> layout needs a kernel that applies its 4D mask
+            check_attention(getattr(model.config, "_attn_implementation", None) or args.attn_implementation, True)
         if peft_config is not None:
             from peft import get_peft_model
 
