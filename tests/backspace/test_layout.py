@@ -12,13 +12,14 @@ from reference.backspace_ref import (
     ORDINARY,
     PAD,
     layout_ref,
+    prompt_boundary_ref,
     state_logits_ref,
     states_ref,
     tiny_model,
 )
 
 from imitlm.backspace.apply import apply_backspaces, apply_backspaces_batch
-from imitlm.backspace.layout import IGNORE_INDEX, build_inputs
+from imitlm.backspace.layout import IGNORE_INDEX, bksp_illegal_states, build_inputs, make_layout
 
 
 @st.composite
@@ -69,6 +70,7 @@ def test_worked_example():
     assert lay.targets.tolist() == [[a, X, BKSP, c, EOS, IGNORE_INDEX, IGNORE_INDEX]]
     assert lay.done.tolist() == [[False, False, False, False, True, False, False]]
     assert lay.next_index.tolist() == [[1, 2, 3, 4, 5, 0, 0]]
+    assert lay.bksp_illegal.tolist() == [[True, False, False, False, False, False, False]]  # state P only
     assert lay.attention_mask.dtype == torch.float32
     assert lay.attention_mask.min() == torch.finfo(torch.float32).min
     assert set(lay.model_inputs()) == {"input_ids", "position_ids", "attention_mask"}
@@ -114,6 +116,30 @@ def test_layout_matches_stack_reference(eps):
         targets[len(p) - 1 : L - 1] = a
         assert lay.targets[b].tolist() == targets
         assert lay.target_mask[b].tolist() == [t != IGNORE_INDEX for t in targets]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(episodes(), min_size=1, max_size=4))
+def test_bksp_illegal_matches_list_reference(eps):
+    """Fast vs slow: the positions whose state is the prompt, in both layouts and the standalone helper."""
+    seq, prompt_lengths, lengths = pad_batch(eps)
+    expected = torch.zeros_like(seq, dtype=torch.bool)
+    for b, (p, a) in enumerate(eps):
+        boundary = prompt_boundary_ref(p, a, BKSP)
+        expected[b, : len(boundary)] = torch.tensor(boundary)
+    lay = build_inputs(seq, prompt_lengths, lengths, bksp_id=BKSP, eos_id=EOS, pad_id=PAD)
+    assert torch.equal(lay.bksp_illegal, expected)
+    assert torch.equal(bksp_illegal_states(seq, prompt_lengths, lengths, bksp_id=BKSP), expected)
+    batch = {"input_ids": seq, "prompt_lengths": prompt_lengths, "lengths": lengths}
+    layout = make_layout(batch, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, dtype=torch.float32)  # plain if no <bksp>
+    assert torch.equal(layout.bksp_illegal, expected)
+
+
+def test_bksp_illegal_worked_example():
+    # prompt P Q, actions a <bksp> b X <bksp> <bksp> EOS: states P, PQ, PQa, PQ, PQb, PQbX, PQb, PQ, PQ+EOS, pad
+    seq = torch.tensor([[5, 6, 2, BKSP, 3, 4, BKSP, BKSP, EOS, PAD]])
+    got = bksp_illegal_states(seq, torch.tensor([2]), torch.tensor([9]), bksp_id=BKSP)
+    assert got.int().tolist() == [[0, 1, 0, 1, 0, 0, 0, 1, 0, 0]]
 
 
 @settings(max_examples=60, deadline=None)

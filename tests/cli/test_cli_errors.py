@@ -81,6 +81,11 @@ def test_unknown_config_key(tmp_path):
         (["--mix_beta", "1.5"], "mix_beta must be in [0, 1]"),
         (["--noise_prob", "1.0"], "noise_prob must be in [0, 1)"),
         (["--gamma", "1.5"], "gamma must be in (0, 1]"),
+        (["--noise_type", "gaussian"], "unknown noise_type 'gaussian'"),
+        (["--max_slope", "0.5"], "max_slope must be a finite number > 1"),
+        (["--objective", "mle_bksp", "--attn_implementation", "flash_attention_2"], "ignores the 4D attention mask"),
+        (["--objective", "sequencematch", "--attn_implementation", "flash_attention_3"], "use one of: sdpa, eager"),
+        (["--attn_implementation", "fast_attn"], "unknown attn_implementation 'fast_attn'"),
     ],
 )
 def test_bad_values(tmp_path, flags, fragment):

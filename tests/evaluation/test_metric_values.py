@@ -6,12 +6,12 @@ import math
 import datasets
 import pytest
 import torch
+from reference.token_table_lm import TokenTableLM, next_token_log_prob
 
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import accuracy, exact_match, per_question_correct, perplexity
 from imitlm.tasks.char_tokenizer import build_char_tokenizer
-from reference.token_table_lm import TokenTableLM, next_token_log_prob
 
 TOKENIZER = build_char_tokenizer("0123456789+ ")  # <pad> 0, <bos> 1, <eos> 2, <unk> 3, ' ' 4, '+' 5, '0'..'9' 6..15
 V = len(TOKENIZER)

@@ -100,10 +100,11 @@ def test_phi_is_continuous_concave_with_clamped_slope(name):
     assert torch.isfinite(values).all()
     (grad,) = torch.autograd.grad(values.sum(), r)
     torch.testing.assert_close(grad, div.slope(r.detach()))
-    assert (grad <= div.max_slope + 1e-12).all() and (grad >= 0).all()  # increasing, finite slope
+    bound = div.max_slope if name != "kl" else math.exp(5)  # kl is not clamped: phi'(-6) = e^5
+    assert (grad <= bound + 1e-9).all() and (grad >= 0).all()  # increasing, finite slope
     assert (grad[1:] <= grad[:-1] + 1e-12).all()  # concave: slope non-increasing
     steps = (values[1:] - values[:-1]).abs().detach()
-    assert steps.max() < div.max_slope * 0.005 + 1e-9  # no jump at the threshold
+    assert steps.max() < bound * 0.005 + 1e-9  # no jump at the threshold
     # phi'(r_star) = 1, the point where model and data occupancies agree
     assert float(div.slope(torch.tensor(div.r_star, dtype=torch.float64))) == pytest.approx(1.0)
     # matches the reference formula transition by transition
@@ -122,3 +123,23 @@ def test_registry_aliases_and_errors():
         get_divergence("kl2")
     with pytest.raises(ValueError, match="unknown divergence"):
         ObjectiveSpec(divergence="pearson")
+
+
+def test_kl_gradient_is_not_clamped():
+    """kl's domain is all of R: phi' = exp(-(r + 1)) even for very negative r (a clamp would move its optimum)."""
+    kl = get_divergence("kl")
+    assert kl.threshold is None
+    r = torch.tensor([-30.0, -8.0, -1.0, 3.0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(kl(r).sum(), r)
+    torch.testing.assert_close(grad, torch.exp(-(r.detach() + 1)))
+    assert float(grad[0]) > 1e12  # far above the old clamp of 10
+
+
+def test_custom_max_slope_moves_the_forward_kl_clamp():
+    r = torch.tensor([0.01, 0.2, 0.4, 2.0], dtype=torch.float64, requires_grad=True)
+    for m in [3.0, 10.0, 50.0]:
+        spec = ObjectiveSpec(divergence="forward_kl", max_slope=m)
+        (grad,) = torch.autograd.grad(spec.phi(r).sum(), r)
+        expected = torch.clamp(1 / r.detach(), max=m)  # phi' = 1/r clamped at m
+        torch.testing.assert_close(grad, expected)
+        assert float(spec.phi(r)[0]) == pytest.approx(float(phi_ref("forward_kl", r[0].detach(), max_slope=m)))

@@ -38,3 +38,21 @@ def test_mle_presets_give_the_mle_loss():
     for name in ["mle", "mle_bksp"]:
         loss, metrics = imitation_loss(**batch, spec=get_preset(name).objective_spec())
         assert float(loss.detach()) == pytest.approx(float(metrics["objective/mle"]))
+
+
+@pytest.mark.parametrize("preset", ["iqlearn", "iqlearn_online", "sequencematch"])
+def test_chi2_weight_only_with_chi2_or_when_asked(preset):
+    """c E[r^2] is the quadratic part of chi^2: another divergence gets c = 0 unless td_weight is given."""
+    base = get_preset(preset)
+    assert base.objective_spec().td_weight == base.td_weight > 0
+    assert base.objective_spec(divergence="chi2").td_weight == base.td_weight
+    for name in ["kl", "forward_kl", "js", "hellinger", "tv"]:
+        assert base.objective_spec(divergence=name).td_weight == 0.0
+        assert base.objective_spec(divergence=name, td_weight=0.3).td_weight == 0.3
+    assert base.objective_spec(td_weight=0.0).td_weight == 0.0
+
+
+def test_max_slope_flows_into_the_divergence():
+    spec = get_preset("iqlearn").objective_spec(divergence="forward_kl", max_slope=4.0)
+    assert spec.phi.max_slope == 4.0 and spec.phi.threshold == pytest.approx(0.25)
+    assert ObjectiveSpec(divergence="forward_kl").phi.max_slope == 10.0  # None: the divergence's own

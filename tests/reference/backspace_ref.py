@@ -41,6 +41,11 @@ def states_ref(prompt: list[int], actions: list[int], bksp_id: int) -> list[list
     return states
 
 
+def prompt_boundary_ref(prompt: list[int], actions: list[int], bksp_id: int) -> list[bool]:
+    """Per position: the state held there is exactly the prompt (a <bksp> would delete a prompt token)."""
+    return [len(state) == len(prompt) for state in states_ref(prompt, actions, bksp_id)]
+
+
 @torch.no_grad()
 def state_logits_ref(model, state: list[int]) -> torch.Tensor:
     """Logits (V,) of a fresh plain causal forward over one state, at its last token."""

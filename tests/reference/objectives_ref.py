@@ -14,7 +14,7 @@ import torch
 # out independently of imitlm.objectives.divergences)
 _PHI = {
     "chi2": (lambda r: r, lambda r: 1.0, lambda m: None),
-    "kl": (lambda r: -torch.exp(-(r + 1)), lambda r: math.exp(-(r + 1)), lambda m: -1 - math.log(m)),
+    "kl": (lambda r: -torch.exp(-(r + 1)), lambda r: math.exp(-(r + 1)), lambda m: None),  # all of R: no clamp
     "forward_kl": (lambda r: 1 + torch.log(r), lambda r: 1 / r, lambda m: 1 / m),
     "js": (
         lambda r: torch.log(2 - torch.exp(-r)),

@@ -2,11 +2,13 @@
 
 import pytest
 import torch
-from reference.backspace_ref import ATTN_IMPLEMENTATIONS, BKSP, EOS, MODEL_KINDS, PAD, tiny_model
+from reference.backspace_ref import ATTN_IMPLEMENTATIONS, BKSP, EOS, MODEL_KINDS, PAD, prompt_boundary_ref, tiny_model
 from reference.generation_ref import generate_ref
 
 from imitlm.backspace.apply import apply_backspaces
-from imitlm.backspace.layout import build_inputs
+from imitlm.backspace.layout import build_inputs, make_layout
+from imitlm.data.batches import pad_batch
+from imitlm.objectives import mask_illegal_bksp
 from imitlm.rollout.generate import generate_with_backspace
 
 PROMPTS = [[3, 4, 5], [6], [7, 8, 9, 10, 11], [12, 13]]
@@ -70,6 +72,33 @@ def test_rescoring_with_build_inputs_reproduces_sampling_logits():
     for b, p in enumerate(PROMPTS):
         n = len(res.actions[b])
         torch.testing.assert_close(logits[b, len(p) - 1 : len(p) - 1 + n], res.logits[b], atol=1e-5, rtol=1e-5)
+
+
+def test_training_policy_at_the_prompt_is_the_sampling_policy():
+    """The trainer's masked log pi (make_layout + mask_illegal_bksp) equals the sampler's log-softmax at every
+    state, prompt-boundary states included (there the sampler sets the <bksp> logit to -inf)."""
+    model = tiny_model("gpt2", "sdpa", seed=3)
+    bias = torch.zeros(model.config.vocab_size)
+    bias[BKSP] = 3.0  # <bksp> likely: rows often delete back to the prompt
+    biased_head(model, bias)
+    g = torch.Generator().manual_seed(1)
+    res = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=16,
+                                  do_sample=True, generator=g, return_logits=True)
+    batch = pad_batch([list(p) for p in PROMPTS], res.actions, PAD)
+    layout = make_layout(batch, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, dtype=torch.float32)
+    with torch.no_grad():
+        logits = mask_illegal_bksp(model(**layout.model_inputs()).logits, layout.bksp_illegal, BKSP)
+    trained = torch.log_softmax(logits, -1)  # (B, T, V)
+    returns = 0
+    for b, prompt in enumerate(PROMPTS):
+        n, first = len(res.actions[b]), len(prompt) - 1
+        boundary = torch.tensor(prompt_boundary_ref(prompt, res.actions[b], BKSP)[first : first + n])  # (n,)
+        sampler = res.logits[b].clone()  # raw logits at each step; the sampler's rule: no <bksp> at the prompt
+        sampler[boundary, BKSP] = float("-inf")
+        torch.testing.assert_close(trained[b, first : first + n], torch.log_softmax(sampler, -1), atol=1e-5, rtol=1e-5)
+        assert layout.bksp_illegal[b, first : first + n].tolist() == boundary.tolist()
+        returns += int(boundary[1:].sum())
+    assert returns >= 2  # states that came back to the prompt by <bksp>, not only the first one
 
 
 def test_bksp_forced_high_never_deletes_prompt_and_stops_at_limit():

@@ -43,3 +43,39 @@ def test_resume_matches_uninterrupted(tmp_path, preset):
         assert second.replay.items == straight.replay.items
     for (name, a), (_, b) in zip(straight.model.named_parameters(), second.model.named_parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+class EpochsSeen(TrainerCallback):
+    """The collator's epoch at each epoch's start (after the trainer's own callback has set it)."""
+
+    def __init__(self, collator):
+        self.collator = collator
+        self.epochs = []
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.epochs.append(self.collator.epoch)
+
+
+def test_resume_mid_epoch_keeps_the_epoch_of_the_noise(tmp_path):
+    """16 rows / batch 8: 2 steps per epoch, so the run stops in epoch 1 and resumes there with epoch-1 noise."""
+
+    def make_epochs(name):
+        config = tiny_config(tmp_path / name, objective="mle_bksp", noise_prob=0.3, num_train_examples=16,
+                             max_steps=6, save_strategy="steps", save_steps=3)
+        model, tokenizer, data = tiny_setup(config)
+        trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+        seen = EpochsSeen(trainer.data_collator)
+        trainer.add_callback(seen)
+        return trainer, seen
+
+    straight, seen = make_epochs("straight")
+    straight.train()
+    assert seen.epochs == [0, 1, 2]
+    first, _ = make_epochs("resumed")
+    first.add_callback(StopAt(3))
+    first.train()
+    second, seen_resumed = make_epochs("resumed")
+    second.train(resume_from_checkpoint=str(tmp_path / "resumed" / "out" / "checkpoint-3"))
+    assert seen_resumed.epochs == [1, 2]
+    for (name, a), (_, b) in zip(straight.model.named_parameters(), second.model.named_parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)

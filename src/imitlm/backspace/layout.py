@@ -56,6 +56,7 @@ class Layout:
     target_mask: torch.Tensor  # (B, T) bool: target valid and not a noise token
     done: torch.Tensor  # (B, T) bool: target is EOS
     next_index: torch.Tensor  # (B, T) long: position holding the next state (t + 1), 0 if none
+    bksp_illegal: torch.Tensor  # (B, T) bool: the state at t is the prompt, so <bksp> is not a legal action there
     position_ids: torch.Tensor | None = None  # (B, T) long: state length before the token = depth - 1
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
@@ -78,6 +79,26 @@ def _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt) -
     raise ValueError(
         f"row {b}: <bksp> at position {t} would delete a prompt token (prompt length {int(prompt_lengths[b])})"
     )
+
+
+def bksp_illegal_states(sequences, prompt_lengths, lengths, *, bksp_id: int | None) -> torch.Tensor:
+    """(B, T) bool: True at the positions whose state is exactly the prompt (state length == prompt length).
+
+    There a `<bksp>` would delete a prompt token, so it is not a legal action (DESIGN sec 1); generation masks its
+    logit to -inf there and training must too (:func:`imitlm.objectives.mask_illegal_bksp`). Pads are False.
+
+    Example, prompt ``P`` (1 token), actions ``a <bksp> b X`` (``bksp_id = 9``)::
+
+        sequences     P  a  9  b  X
+        state         P  Pa P  Pb PbX
+        bksp_illegal  T  F  T  F  F
+    """
+    B, T = sequences.shape
+    ar = torch.arange(T, device=sequences.device)
+    valid = ar[None, :] < lengths[:, None]  # (B, T)
+    is_bksp = valid & (sequences == bksp_id) if bksp_id is not None else torch.zeros_like(valid)
+    depth = torch.where(is_bksp, -1, 1).masked_fill(~valid, 0).cumsum(1)  # (B, T) state length at t
+    return valid & (depth == prompt_lengths[:, None])
 
 
 def action_targets(sequences, prompt_lengths, lengths, *, eos_id: int, pad_id: int, noise_mask=None):
@@ -128,6 +149,7 @@ def build_inputs(
         input_ids    1  2  3  2  4  0     (<bksp> at 3: copy of 'a' ...)
         position_ids 0  1  2  1  2  3     (... with the position id of 'a')
         targets      2  3  9  4  0  -100  (the output at t predicts action t + 1)
+        bksp_illegal T  F  F  F  F  F     (only the state 'P' is the prompt)
         row 3 of the mask attends to {0, 3}: state 'P a' (position 1 replaced by its copy 3)
 
     Raises ValueError if a `<bksp>` would delete a prompt token (row and position named).
@@ -149,6 +171,7 @@ def build_inputs(
     step = torch.where(is_bksp, -1, 1).masked_fill(~valid, 0)
     depth = step.cumsum(1)  # (B, T)
     bksp_in_prompt = is_bksp_token & in_prompt
+    bksp_illegal = valid & (depth == prompt_lengths[:, None])  # as bksp_illegal_states: the state is the prompt
     deletes_prompt = valid & ~in_prompt & (depth < prompt_lengths[:, None])
     # one host sync for all checks (matters on GPU)
     invalid = (
@@ -203,6 +226,7 @@ def build_inputs(
         target_mask=target_mask,
         done=done,
         next_index=next_index,
+        bksp_illegal=bksp_illegal,
     )
 
 
@@ -221,7 +245,8 @@ def make_layout(batch: dict[str, torch.Tensor], *, bksp_id: int | None, eos_id: 
     attention_mask = (torch.arange(width, device=input_ids.device)[None, :] < lengths[:, None]).long()  # (B, T)
     targets, target_mask, done, next_index = action_targets(input_ids, prompt_lengths, lengths, eos_id=eos_id,
                                                             pad_id=pad_id, noise_mask=batch.get("noise_mask"))
-    return Layout(input_ids, attention_mask, targets, target_mask, done, next_index)
+    bksp_illegal = bksp_illegal_states(input_ids, prompt_lengths, lengths, bksp_id=None)  # no <bksp> in this batch
+    return Layout(input_ids, attention_mask, targets, target_mask, done, next_index, bksp_illegal)
 
 
 def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -11,6 +11,7 @@ from imitlm.backspace.layout import Layout, make_layout
 from imitlm.data.batches import pad_batch
 from imitlm.data.encode import encode_completion, encode_prompt
 from imitlm.models import bksp_id_of, model_dtype
+from imitlm.objectives import mask_illegal_bksp
 
 
 @torch.no_grad()
@@ -18,7 +19,8 @@ def teacher_forced(model, tokenizer, prompts: list[str], completions: list[str],
                    batch_size: int) -> Iterator[tuple[int, list[list[int]], Layout, torch.Tensor]]:
     """Yield ``(start, actions, layout, logits)`` for each batch of rows ``start .. start + len(actions)``.
 
-    ``actions`` are the completion ids + EOS of each row; ``logits`` (B, T, V) in float32 read as Q(s_t, .).
+    ``actions`` are the completion ids + EOS of each row; ``logits`` (B, T, V) in float32 read as Q(s_t, .), with
+    the illegal `<bksp>` masked to -inf.
     """
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     bksp = bksp_id_of(model)
@@ -27,5 +29,6 @@ def teacher_forced(model, tokenizer, prompts: list[str], completions: list[str],
         actions = [encode_completion(tokenizer, c) for c in completions[start : start + batch_size]]
         batch = pad_batch(prompt_ids, actions, pad)
         layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=model_dtype(model))
-        logits = model(**layout.model_inputs()).logits.float()  # (B, T, V)
+        # V, log pi and r over the legal actions, as in training and sampling: no <bksp> at the prompt
+        logits = mask_illegal_bksp(model(**layout.model_inputs()).logits.float(), layout.bksp_illegal, bksp)  # (B, T, V)
         yield start, actions, layout, logits

@@ -22,6 +22,7 @@ from imitlm.objectives.soft_q import (
     action_values,
     implicit_rewards,
     log_policy,
+    mask_illegal_bksp,
     next_values,
     soft_values,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "imitation_loss",
     "implicit_rewards",
     "log_policy",
+    "mask_illegal_bksp",
     "next_values",
     "sequence_returns",
     "soft_values",

@@ -18,6 +18,12 @@ the domain edge when ``phi'`` stays finite there) ``phi`` is continued by its ta
 so the value is continuous, the function stays concave, and the gradient below ``r0`` is exactly
 IQ-Learn's ``-phi'(r).detach()`` with ``phi'`` clamped to ``phi'(r0)``.
 
+The clamp is not free: at the optimum (gamma = 1, tabular) ``rho_model / rho_data = phi'(r)``, so a
+slope capped at ``max_slope`` caps the ratio the objective can express, and the optima of
+``forward_kl``, ``js`` and ``hellinger`` move wherever the model would put more than ``max_slope``
+times the data's occupancy. ``kl`` (domain all of R) is not clamped. ``tv``'s continuation has slope
+1 wherever ``r < 1/2``, i.e. it is chi2 without its quadratic term there: the same optimum as MLE.
+
 ``r_star`` is the reward at which ``phi'(r) = 1``; in the tabular case a data transition with
 ``phi'(r) = 1`` is one where model and data occupancies agree (first-order condition of the
 objective at gamma = 1: ``rho_model(s, a) = rho_data(s, a) * phi'(r(s, a))``).
@@ -42,7 +48,7 @@ class Divergence:
     derivative (``phi'`` clamped to at most ``phi'(threshold)``).
     """
 
-    max_slope: float = DEFAULT_MAX_SLOPE
+    max_slope: float = DEFAULT_MAX_SLOPE  # --max_slope; moves the optimum of forward_kl, js, hellinger (see docs)
     name = "base"
     r_star = 0.0
 
@@ -95,9 +101,10 @@ class Chi2(Divergence):
 @dataclass(frozen=True)
 class ReverseKL(Divergence):
     """KL(model occupancy || data occupancy), mode seeking (IQ-Learn's ``kl``):
-    ``phi(r) = -exp(-(r + 1))`` on all of R. The domain is all of R, but the slope
-    ``exp(-(r + 1))`` explodes for very negative rewards (common at initialisation, where
-    ``r ~ log pi``), so it is clamped like the others: tangent below ``r0 = -1 - log(max_slope)``."""
+    ``phi(r) = -exp(-(r + 1))`` on all of R. Not clamped (``max_slope`` has no effect): its domain is
+    all of R, and a clamp would move its optimum (it would cap pi / p_D). The slope ``exp(-(r + 1))``
+    is large for very negative rewards (common at initialisation, where ``r ~ log pi``): gradient
+    clipping (``max_grad_norm``) bounds the step; ``r < -88`` overflows float32."""
 
     name = "kl"
     r_star = -1.0
@@ -107,10 +114,6 @@ class ReverseKL(Divergence):
 
     def phi_prime(self, r: Tensor) -> Tensor:
         return torch.exp(-(r + 1.0))
-
-    @property
-    def threshold(self) -> float | None:
-        return -1.0 - math.log(self.max_slope)
 
 
 @dataclass(frozen=True)

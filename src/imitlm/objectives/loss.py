@@ -19,7 +19,7 @@ full-batch loss and gradient.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -42,6 +42,7 @@ class ObjectiveSpec:
         tau: soft-max temperature of ``V`` and ``pi``.
         use_mixture: ``Mv = Mr = `` the mixture (needs policy rows) instead of ``D``.
         use_il: ``False`` gives plain MLE (the IL terms are still logged).
+        max_slope: clamp of ``phi'`` (``Divergence.max_slope``); None keeps the divergence's own.
     """
 
     divergence: Divergence | str = Chi2.name
@@ -52,10 +53,14 @@ class ObjectiveSpec:
     tau: float = 1.0
     use_mixture: bool = False
     use_il: bool = True
+    max_slope: float | None = None
     _resolved: Divergence = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_resolved", get_divergence(self.divergence))
+        phi = get_divergence(self.divergence)
+        if self.max_slope is not None and self.max_slope != phi.max_slope:
+            phi = replace(phi, max_slope=self.max_slope)
+        object.__setattr__(self, "_resolved", phi)
 
     @property
     def phi(self) -> Divergence:

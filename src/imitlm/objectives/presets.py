@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from imitlm.objectives.divergences import Chi2, Divergence
+from imitlm.objectives.divergences import Chi2, Divergence, get_divergence
 from imitlm.objectives.loss import ObjectiveSpec
 
 
@@ -53,11 +53,15 @@ class Preset:
         self, *, divergence: str | Divergence | None = None, tau: float = 1.0, **overrides: float
     ) -> ObjectiveSpec:
         """The ``ObjectiveSpec`` of this preset; ``divergence``/``overrides`` replace its values
-        (e.g. ``--divergence kl`` with any preset)."""
+        (e.g. ``--divergence kl`` with any preset).
+
+        The preset's ``td_weight`` is the quadratic part of chi^2 (DESIGN sec 3): it applies only when phi is
+        chi2. With another divergence ``c`` is 0 unless ``td_weight`` is among the overrides."""
+        phi = get_divergence(self.divergence if divergence is None else divergence)
         spec = ObjectiveSpec(
-            divergence=self.divergence if divergence is None else divergence,
+            divergence=phi,
             gamma=self.gamma,
-            td_weight=self.td_weight,
+            td_weight=self.td_weight if isinstance(phi, Chi2) else 0.0,
             mix_beta=self.mix_beta,
             il_weight=self.il_weight,
             tau=tau,

@@ -21,6 +21,24 @@ from torch import Tensor
 IGNORE_INDEX = -100
 
 
+def mask_illegal_bksp(logits: Tensor, bksp_illegal: Tensor, bksp_id: int | None) -> Tensor:
+    """``Q(s, <bksp>) = -inf`` where ``s`` is the prompt (DESIGN sec 1); (B, T, V) -> (B, T, V), out of place.
+
+    There `<bksp>` would delete a prompt token, so it is not an action: sampling masks it
+    (``rollout.generate``), and ``V``, ``pi`` and the rewards must be computed over the same legal
+    actions, or the trained policy is not the sampled one at every prompt-boundary state. -inf as in
+    generation: ``logsumexp`` and its gradient treat it as an absent action (weight exp(-inf) = 0, no
+    NaN), and the masked entry gets a zero gradient. ``bksp_id`` None (no `<bksp>` action): unchanged.
+
+    Example, V = 3, ``bksp_id = 2``: ``[[1., 0., 5.], [1., 0., 5.]]`` with ``bksp_illegal = [True, False]``
+    gives ``[[1., 0., -inf], [1., 0., 5.]]``.
+    """
+    if bksp_id is None:
+        return logits
+    column = logits[..., bksp_id].masked_fill(bksp_illegal, float("-inf"))  # (B, T)
+    return logits.select_scatter(column, -1, bksp_id)  # a new tensor: autograd and the caller's logits intact
+
+
 def soft_values(logits: Tensor, tau: float = 1.0) -> Tensor:
     """Soft value ``V(s) = tau * logsumexp(Q(s, .) / tau)`` (IQ-Learn eq. 2); (B, T, V) -> (B, T)."""
     if tau == 1.0:

@@ -20,6 +20,21 @@ from imitlm.objectives import BASELINE, DIVERGENCES, PRESETS
 OBJECTIVES = tuple(PRESETS)
 DIVERGENCE_NAMES = tuple(DIVERGENCES)
 TASKS = ("arithmetic", "text")
+NOISE_TYPES = ("random", "task")
+MASK_ATTENTION = ("sdpa", "eager", "flex_attention")  # kernels that apply an arbitrary 4D mask (DESIGN sec 4)
+
+
+def check_attention(attn_implementation: str, backspace: bool) -> None:
+    """Refuse an attention kernel that would train the `<bksp>` layout silently wrong: flash-attention kernels
+    ignore the 4D mask (a copy would attend to deleted tokens). Unknown names are refused too."""
+    name = str(attn_implementation)
+    if name in MASK_ATTENTION or ("flash" in name and not backspace):
+        return
+    if "flash" in name:
+        raise UserError(f"attn_implementation {name!r} ignores the 4D attention mask that <bksp> training needs; "
+                        f"use one of: {', '.join(MASK_ATTENTION)}")
+    raise UserError(f"unknown attn_implementation {name!r}; use one of: {', '.join(MASK_ATTENTION)}"
+                    + ("" if backspace else " (or a flash_attention kernel without <bksp>)"))
 
 
 @dataclass
@@ -44,7 +59,8 @@ class ImitConfig(TrainingArguments):
     )
     attn_implementation: str = field(
         default="sdpa",
-        metadata={"help": "Attention kernel: sdpa or eager (the <bksp> layout needs a 4D mask; flash-attention ignores it)."},
+        metadata={"help": "Attention kernel: sdpa, eager or flex_attention. With <bksp> (mle_bksp, sequencematch, or a "
+                  "model that has the token) flash-attention kernels are refused: they ignore the layout's 4D mask."},
     )
     use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
@@ -73,11 +89,22 @@ class ImitConfig(TrainingArguments):
     # --- objective (DESIGN sec 3) -----------------------------------------------------------
     objective: str = field(default=BASELINE, metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
     divergence: str | None = field(
-        default=None, metadata={"help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}."}
+        default=None,
+        metadata={"help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}. Without --td_weight "
+                  "the c*E[r^2] term is off for all but chi2. tv trains to the same optimum as MLE (its gradient-form "
+                  "continuation has slope 1 wherever r < 1/2). forward_kl, js and hellinger clamp phi' at --max_slope, "
+                  "which moves their optimum (pi/p_D capped near max_slope); kl is not clamped."},
+    )
+    max_slope: float = field(
+        default=10.0,
+        metadata={"help": "Clamp M of phi' for forward_kl, js and hellinger (IQ-Learn's gradient form below the point "
+                  "where phi' = M); caps the model/data occupancy ratio the objective can express at about M. > 1."},
     )
     gamma: float | None = field(default=None, metadata={"help": "Discount factor gamma in (0, 1]. Default: preset's."})
     td_weight: float | None = field(
-        default=None, metadata={"help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: preset's."}
+        default=None,
+        metadata={"help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: the "
+                  "preset's with chi2, 0 with any other --divergence."},
     )
     mix_beta: float | None = field(
         default=None, metadata={"help": "Share beta of policy samples in the value/regulariser mixture, in [0, 1]. Default: preset's."}
@@ -88,6 +115,11 @@ class ImitConfig(TrainingArguments):
     q_temperature: float = field(default=1.0, metadata={"help": "Temperature tau of the soft value V = tau*logsumexp(Q/tau)."})
     noise_prob: float | None = field(
         default=None, metadata={"help": "Probability of a noise token + <bksp> per completion position, in [0, 1). Default: preset's."}
+    )
+    noise_type: str = field(
+        default="task",
+        metadata={"help": "Noise tokens of <bksp> augmentation: task (the task's ground-truth sampler where it has one, "
+                  "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens)."},
     )
     mle_warmup_steps: int = field(default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."})
     # --- rollouts (DESIGN sec 6) -------------------------------------------------------------
@@ -128,6 +160,11 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"unknown objective {self.objective!r}; use one of: {', '.join(OBJECTIVES)}")
         if self.divergence is not None and self.divergence not in DIVERGENCE_NAMES:
             raise UserError(f"unknown divergence {self.divergence!r}; use one of: {', '.join(DIVERGENCE_NAMES)}")
+        if self.noise_type not in NOISE_TYPES:
+            raise UserError(f"unknown noise_type {self.noise_type!r}; use one of: {', '.join(NOISE_TYPES)}")
+        if not (1.0 < self.max_slope < float("inf")):
+            raise UserError(f"max_slope must be a finite number > 1, got {self.max_slope}")
+        check_attention(self.attn_implementation, backspace=PRESETS[self.objective].backspace)
         if self.task not in TASKS:
             raise UserError(f"unknown task {self.task!r}; use one of: {', '.join(TASKS)}")
         if self.task == "text" and not self.dataset_name:

@@ -10,7 +10,7 @@ import torch
 
 from imitlm.backspace.layout import make_layout
 from imitlm.models import model_dtype
-from imitlm.objectives import ObjectiveSpec, imitation_loss
+from imitlm.objectives import ObjectiveSpec, imitation_loss, mask_illegal_bksp
 
 
 def imitation_forward(
@@ -33,8 +33,10 @@ def imitation_forward(
     """
     layout = make_layout(batch, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id, dtype=model_dtype(model))
     outputs = model(**layout.model_inputs())
+    # the policy that samples: no <bksp> where the state is the prompt (DESIGN sec 1)
+    logits = mask_illegal_bksp(outputs.logits.float(), layout.bksp_illegal, bksp_id)  # (B, T, V)
     loss, metrics = imitation_loss(
-        outputs.logits.float(), layout.targets, layout.target_mask, layout.done, layout.next_index,
+        logits, layout.targets, layout.target_mask, layout.done, layout.next_index,
         batch["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1],
     )
     return loss, metrics, outputs

@@ -114,13 +114,20 @@ def merged_lora_model(trainer: ImitationTrainer, config: ImitConfig, adapter_dir
     return merged
 
 
+def task_noise_sampler(config: ImitConfig, tokenizer):
+    """--noise_type task: the task's ground-truth noise sampler, if it has one; None: uniform over ordinary tokens."""
+    if config.noise_type == "task" and config.task == "arithmetic":
+        return arithmetic.wrong_digit_sampler(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    return None
+
+
 def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
     """What later commands need to know of this training run (saved in config.json under `imitlm`)."""
     spec = trainer.spec
     return {
         "preset": config.objective, "divergence": spec.phi.name, "gamma": spec.gamma, "td_weight": spec.td_weight,
         "mix_beta": spec.mix_beta, "il_weight": spec.il_weight, "q_temperature": spec.tau,
-        "noise_prob": trainer.noise_prob, "task": config.task, "difficulty": config.difficulty,
+        "noise_prob": trainer.noise_prob, "noise_type": config.noise_type, "task": config.task, "difficulty": config.difficulty,
         "task_seed": config.task_seed, "dataset_name": config.dataset_name, "max_length": config.max_length,
         "max_new_tokens": config.max_new_tokens,
     }
@@ -142,9 +149,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     if bksp_id is not None:
         check_backspace_rows(train_data, bksp_id)
     eval_data = tokenize_rows(eval_rows, tokenizer, config.max_length, source="evaluation data") if eval_rows else None
-    noise_sampler = None
-    if config.task == "arithmetic":
-        noise_sampler = arithmetic.wrong_digit_sampler(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    noise_sampler = task_noise_sampler(config, tokenizer)
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
     trainer = ImitationTrainer(

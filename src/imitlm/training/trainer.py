@@ -29,20 +29,27 @@ from imitlm.training.checkpoints import (
     mark_complete,
     raise_non_finite,
 )
-from imitlm.training.collator import ImitationCollator
+from imitlm.training.collator import EpochToCollator, ImitationCollator
+from imitlm.training.config import check_attention
 from imitlm.training.loss_step import imitation_forward
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
 
 
-OVERRIDABLE = ("gamma", "td_weight", "mix_beta", "il_weight")  # ImitConfig fields that replace a preset's value
+OVERRIDABLE = ("gamma", "td_weight", "mix_beta", "il_weight", "max_slope")  # ImitConfig fields over the preset's
 
 
 def objective_spec(args) -> ObjectiveSpec:
-    """The config's preset with the values the config sets explicitly (None: the preset's)."""
-    overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name) is not None}
+    """The config's preset with the values the config sets explicitly (None: the preset's), merged by
+    `Preset.objective_spec`."""
+    overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name, None) is not None}
     return get_preset(args.objective).objective_spec(divergence=args.divergence, tau=args.q_temperature, **overrides)
+
+
+def epoch_callbacks(collator) -> list:
+    """A collator with an ``epoch`` (ours) learns each epoch's number, for fresh noise every epoch."""
+    return [EpochToCollator(collator)] if hasattr(collator, "epoch") else []
 
 
 def check_launch(args) -> None:
@@ -89,6 +96,8 @@ class ImitationTrainer(Trainer):
         self.preset = get_preset(args.objective)
         tokenizer = processing_class
         self.bksp_id = add_backspace(tokenizer, model) if self.preset.backspace else bksp_id_of(model)
+        if self.bksp_id is not None:  # the <bksp> layout needs a kernel that applies its 4D mask
+            check_attention(getattr(model.config, "_attn_implementation", None) or args.attn_implementation, True)
         if peft_config is not None:
             from peft import get_peft_model
 
@@ -124,7 +133,7 @@ class ImitationTrainer(Trainer):
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             processing_class=processing_class,
-            callbacks=[NonFiniteGradientCheck(), *(callbacks or [])],
+            callbacks=[NonFiniteGradientCheck(), *epoch_callbacks(data_collator), *(callbacks or [])],
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
