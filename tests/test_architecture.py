@@ -70,9 +70,12 @@ def test_no_function_over_120_lines():
 
 @pytest.mark.parametrize("name", sorted(set(PRESETS) | set(DIVERGENCES)))
 def test_each_name_is_spelled_in_one_source_file(name):
-    files = {str(path.relative_to(SRC)) for path in source_files()
-             for node in ast.walk(ast.parse(path.read_text()))
-             if isinstance(node, ast.Constant) and node.value == name}
+    files = {
+        str(path.relative_to(SRC))
+        for path in source_files()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value == name
+    }
     assert len(files) == 1, f"{name!r} is written in {sorted(files)}"
 
 

@@ -31,18 +31,23 @@ class SamplingArguments:
 class TaskArguments:
     task: str | None = field(
         default=None,
-        metadata={"help": "arithmetic: a shipped task split (accuracy). text: open-ended generation on --data "
-                  "(perplexity, distinct-n, Self-BLEU, MAUVE). Default: the training run's task when no --data.",
-                  "choices": ["arithmetic", "text"]},
+        metadata={
+            "help": "arithmetic: a shipped task split (accuracy). text: open-ended generation on --data "
+            "(perplexity, distinct-n, Self-BLEU, MAUVE). Default: the training run's task when no --data.",
+            "choices": ["arithmetic", "text"],
+        },
     )
-    data: str | None = field(default=None, metadata={"help": "Or a local jsonl/csv/parquet file of prompt/completion rows."})
+    data: str | None = field(
+        default=None, metadata={"help": "Or a local jsonl/csv/parquet file of prompt/completion rows."}
+    )
     split: str = field(default="test", metadata={"help": "Task split.", "choices": SPLITS})
     num_examples: int = field(default=200, metadata={"help": "How many questions (0: all rows of --data)."})
     difficulty: int | None = field(
         default=None, metadata={"help": "Arithmetic difficulty 0-3 (default: the training run's, else 1)."}
     )
     task_seed: int | None = field(
-        default=None, metadata={"help": "Seed of the arithmetic question generator (default: the training run's, else 0)."}
+        default=None,
+        metadata={"help": "Seed of the arithmetic question generator (default: the training run's, else 0)."},
     )
 
 
@@ -56,7 +61,8 @@ class EvaluateArguments(ModelArguments, SamplingArguments, TaskArguments):
         default=8, metadata={"help": "--task text: plain-text rows are prompted with their first N tokens."}
     )
     mauve_features_model: str | None = field(
-        default=None, metadata={"help": "--task text: local model directory for MAUVE features (needs the mauve extra)."}
+        default=None,
+        metadata={"help": "--task text: local model directory for MAUVE features (needs the mauve extra)."},
     )
 
 
@@ -68,7 +74,9 @@ class GenerateArguments(ModelArguments, SamplingArguments):
     num_return_sequences: int = field(default=1, metadata={"help": "Samples to draw for the prompt."})
     top_k: int = field(default=0, metadata={"help": "Keep only the k most likely actions (0: all)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling mass (1.0: off)."})
-    json: bool = field(default=False, metadata={"help": "Print one JSON object per sample (text, actions, num_backspaces)."})
+    json: bool = field(
+        default=False, metadata={"help": "Print one JSON object per sample (text, actions, num_backspaces)."}
+    )
 
 
 @dataclass(kw_only=True)

@@ -63,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         if argv[0] not in COMMANDS:
             parser.parse_args(argv[:1])  # argparse names the valid commands and exits 2
         args = parse_command(argv[0], argv[1:])
-        return {"evaluate": run_evaluate, "generate": run_generate, "rewards": run_rewards, "demo": run_demo,
-                "bench": run_bench}[argv[0]](args)
+        return {
+            "evaluate": run_evaluate,
+            "generate": run_generate,
+            "rewards": run_rewards,
+            "demo": run_demo,
+            "bench": run_bench,
+        }[argv[0]](args)
     except UserError as error:
         if debug:
             raise
@@ -90,15 +95,31 @@ def run_evaluate(args) -> int:
     task = args.task or (None if args.data else run_settings(model).get("task"))
     if task == "text":
         return run_evaluate_text(args, model, tokenizer)
-    rows = load_eval_rows(task, args.data, args.split, args.num_examples, setting(args.task_seed, model, "task_seed", 0),
-                          setting(args.difficulty, model, "difficulty", 1), tokenizer)
-    result = evaluate(model, tokenizer, rows, max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
-                      batch_size=args.batch_size,
-                      do_sample=args.do_sample, temperature=args.temperature, seed=args.seed)
+    rows = load_eval_rows(
+        task,
+        args.data,
+        args.split,
+        args.num_examples,
+        setting(args.task_seed, model, "task_seed", 0),
+        setting(args.difficulty, model, "difficulty", 1),
+        tokenizer,
+    )
+    result = evaluate(
+        model,
+        tokenizer,
+        rows,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        batch_size=args.batch_size,
+        do_sample=args.do_sample,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
     output = args.output or os.path.join(args.model, f"eval_{args.split if args.data is None else 'data'}.json")
     write_json(result, output)
-    print(f"accuracy {result['accuracy']:.4f} on {result['num_examples']} examples "
-          f"(perplexity {result['perplexity']:.3f}, backspace rate {result['backspace_rate']:.4f}); wrote {output}")
+    print(
+        f"accuracy {result['accuracy']:.4f} on {result['num_examples']} examples "
+        f"(perplexity {result['perplexity']:.3f}, backspace rate {result['backspace_rate']:.4f}); wrote {output}"
+    )
     return 0
 
 
@@ -113,10 +134,17 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
-    result = evaluate_text(model, tokenizer, rows, prompt_tokens=args.prompt_tokens,
-                           max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32), batch_size=args.batch_size,
-                           temperature=args.temperature, seed=args.seed,
-                           mauve_features_model=args.mauve_features_model)
+    result = evaluate_text(
+        model,
+        tokenizer,
+        rows,
+        prompt_tokens=args.prompt_tokens,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        batch_size=args.batch_size,
+        temperature=args.temperature,
+        seed=args.seed,
+        mauve_features_model=args.mauve_features_model,
+    )
     output = args.output or os.path.join(args.model, "eval_text.json")
     write_json(result, output)
     shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
@@ -133,9 +161,15 @@ def run_generate(args) -> int:
 
     model, tokenizer = load_trained(args.model)
     samples = generate_samples(
-        model, tokenizer, [args.prompt] * args.num_return_sequences,
-        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32), batch_size=args.batch_size,
-        do_sample=args.temperature > 0, temperature=max(args.temperature, 1e-6), top_k=args.top_k, top_p=args.top_p,
+        model,
+        tokenizer,
+        [args.prompt] * args.num_return_sequences,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        batch_size=args.batch_size,
+        do_sample=args.temperature > 0,
+        temperature=max(args.temperature, 1e-6),
+        top_k=args.top_k,
+        top_p=args.top_p,
         seed=args.seed,
     )
     bksp = bksp_id_of(model)

@@ -27,8 +27,10 @@ def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
         try:
             tokenizer = AutoTokenizer.from_pretrained(name)
         except OSError as error:
-            raise UserError(f"could not load a tokenizer from {name!r} ({str(error).splitlines()[0]}); "
-                            "give a local directory or an available hub name") from None
+            raise UserError(
+                f"could not load a tokenizer from {name!r} ({str(error).splitlines()[0]}); "
+                "give a local directory or an available hub name"
+            ) from None
     elif config.task == "arithmetic":
         tokenizer = build_char_tokenizer(arithmetic.ALPHABET)
     else:
@@ -45,8 +47,9 @@ def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
 def ensure_special_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
     """Training needs EOS (terminal action) and a pad token. A missing pad reuses EOS, as is usual for GPT-2."""
     if tokenizer.eos_token_id is None:
-        raise UserError("the tokenizer has no EOS token; set one (tokenizer.eos_token = ...) and save it, "
-                        "or pick another tokenizer")
+        raise UserError(
+            "the tokenizer has no EOS token; set one (tokenizer.eos_token = ...) and save it, or pick another tokenizer"
+        )
     if tokenizer.pad_token_id is None:
         logger.warning("tokenizer has no pad token: using its EOS token %r for padding", tokenizer.eos_token)
         tokenizer.pad_token = tokenizer.eos_token
@@ -61,8 +64,10 @@ def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
                 config.model_name_or_path, attn_implementation=config.attn_implementation
             )
         except OSError as error:
-            raise UserError(f"could not load model {config.model_name_or_path!r} ({str(error).splitlines()[0]}); "
-                            "give a local directory or an available hub name") from None
+            raise UserError(
+                f"could not load model {config.model_name_or_path!r} ({str(error).splitlines()[0]}); "
+                "give a local directory or an available hub name"
+            ) from None
     else:
         settings = dict(config.model_config)
         model_type = settings.pop("model_type", None)
@@ -137,8 +142,9 @@ def add_backspace(tokenizer, model) -> int:
     try:
         return add_backspace_token(tokenizer, model)
     except ValueError as error:
-        raise UserError(f"{error}; use a tokenizer without an ordinary '<bksp>' token, or a preset without "
-                        "backspace") from None
+        raise UserError(
+            f"{error}; use a tokenizer without an ordinary '<bksp>' token, or a preset without backspace"
+        ) from None
 
 
 # ---- training settings saved with the model ----------------------------------------------------

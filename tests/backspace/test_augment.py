@@ -4,11 +4,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference.backspace_ref import BKSP, EOS, ORDINARY, PAD
 
 from imitlm.backspace.apply import apply_backspaces
 from imitlm.backspace.augment import augment_with_noise
 from imitlm.backspace.layout import build_inputs
+
+from reference.backspace_ref import BKSP, EOS, ORDINARY, PAD
 
 
 @settings(max_examples=80, deadline=None)
@@ -58,7 +59,9 @@ def test_task_sampler_hook_and_layout_targets():
     prompt = [3]
     seq = torch.tensor([prompt + actions])
     noise = torch.tensor([[False] + flags])
-    lay = build_inputs(seq, torch.tensor([1]), torch.tensor([7]), bksp_id=BKSP, eos_id=EOS, pad_id=PAD, noise_mask=noise)
+    lay = build_inputs(
+        seq, torch.tensor([1]), torch.tensor([7]), bksp_id=BKSP, eos_id=EOS, pad_id=PAD, noise_mask=noise
+    )
     assert lay.target_mask[0].tolist() == [False, True, True, False, True, True, False]
 
 

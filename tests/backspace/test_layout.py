@@ -4,6 +4,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from imitlm.backspace.apply import apply_backspaces, apply_backspaces_batch
+from imitlm.backspace.layout import IGNORE_INDEX, bksp_illegal_states, build_inputs, make_layout
+
 from reference.backspace_ref import (
     ATTN_IMPLEMENTATIONS,
     BKSP,
@@ -17,9 +21,6 @@ from reference.backspace_ref import (
     states_ref,
     tiny_model,
 )
-
-from imitlm.backspace.apply import apply_backspaces, apply_backspaces_batch
-from imitlm.backspace.layout import IGNORE_INDEX, bksp_illegal_states, build_inputs, make_layout
 
 
 @st.composite
@@ -80,7 +81,9 @@ def test_noise_mask_removes_noise_targets_only():
     # prompt P, actions n <bksp> a EOS with n a noise token: the output predicting n is not a target
     seq = torch.tensor([[5, 9, BKSP, 6, EOS]])
     noise = torch.tensor([[False, True, False, False, False]])
-    lay = build_inputs(seq, torch.tensor([1]), torch.tensor([5]), bksp_id=BKSP, eos_id=EOS, pad_id=PAD, noise_mask=noise)
+    lay = build_inputs(
+        seq, torch.tensor([1]), torch.tensor([5]), bksp_id=BKSP, eos_id=EOS, pad_id=PAD, noise_mask=noise
+    )
     assert lay.target_mask.tolist() == [[False, True, True, True, False]]
     assert lay.targets[0, :4].tolist() == [9, BKSP, 6, EOS]
 

@@ -3,12 +3,13 @@
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
-from reference.backspace_ref import tiny_model
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from imitlm.backspace.vocab import BKSP_TOKEN, add_backspace_token, lora_config_with_bksp
 from imitlm.models import bksp_id_of
+
+from reference.backspace_ref import tiny_model
 
 WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(16)]  # 19 tokens
 

@@ -10,16 +10,30 @@ from imitlm.objectives import PRESETS as REGISTRY
 PRESETS = tuple(name for name in REGISTRY if name != BASELINE)
 REQUIRED = (
     [f"train_step_ratio/{p}" for p in PRESETS]
-    + ["train_step_ratio/sequencematch_same_data_rows", "train_step_ratio/mle_over_hf_labels_loss",
-       "generation_throughput_ratio"]
-    + [f"{kind}/{p}" for kind in ("online_wallclock_ratio", "rollout_share", "online_update_wallclock_ratio")
-       for p in ("iqlearn_online", "sequencematch")]
-    + [f"{kind}/{v}" for kind in ("peak_memory_ratio", "peak_memory_increment_ratio")
-       for v in ("mle_bksp", "sequencematch", "sequencematch_same_data_rows")]
+    + [
+        "train_step_ratio/sequencematch_same_data_rows",
+        "train_step_ratio/mle_over_hf_labels_loss",
+        "generation_throughput_ratio",
+    ]
+    + [
+        f"{kind}/{p}"
+        for kind in ("online_wallclock_ratio", "rollout_share", "online_update_wallclock_ratio")
+        for p in ("iqlearn_online", "sequencematch")
+    ]
+    + [
+        f"{kind}/{v}"
+        for kind in ("peak_memory_ratio", "peak_memory_increment_ratio")
+        for v in ("mle_bksp", "sequencematch", "sequencematch_same_data_rows")
+    ]
 )
-GOALS = {"train_step_ratio/mle_bksp": "<= 1.05", "train_step_ratio/iqlearn": "<= 1.05",
-         "train_step_ratio/sequencematch": "<= 1.05", "generation_throughput_ratio": ">= 1.0",
-         "online_wallclock_ratio/sequencematch": "<= 2.0", "peak_memory_ratio/sequencematch": "<= 1.10"}
+GOALS = {
+    "train_step_ratio/mle_bksp": "<= 1.05",
+    "train_step_ratio/iqlearn": "<= 1.05",
+    "train_step_ratio/sequencematch": "<= 1.05",
+    "generation_throughput_ratio": ">= 1.0",
+    "online_wallclock_ratio/sequencematch": "<= 2.0",
+    "peak_memory_ratio/sequencematch": "<= 1.10",
+}
 
 
 def check_summary(name, stats):
@@ -37,8 +51,11 @@ def test_bench_quick_writes_every_ratio(tmp_path, capsys):
     ratios = result["ratios"]
     missing = [name for name in REQUIRED if name not in ratios]
     assert not missing, missing
-    for prefix, count in (("scaling/train_step_ratio/sequencematch/", 3), ("scaling/train_step_ratio/mle_bksp/", 3),
-                          ("scaling/generation_throughput_ratio/", 3)):
+    for prefix, count in (
+        ("scaling/train_step_ratio/sequencematch/", 3),
+        ("scaling/train_step_ratio/mle_bksp/", 3),
+        ("scaling/generation_throughput_ratio/", 3),
+    ):
         assert sum(name.startswith(prefix) for name in ratios) >= count, prefix
     for name, stats in ratios.items():
         check_summary(name, stats)

@@ -12,13 +12,28 @@ from imitlm.tasks.arithmetic import ALPHABET
 from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 MODEL = '{"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64}'
-BASE = ["--use_cpu", "true", "--max_steps", "1", "--max_length", "48", "--num_train_examples", "16",
-        "--per_device_train_batch_size", "4", "--disable_tqdm", "true", "--save_strategy", "no"]
+BASE = [
+    "--use_cpu",
+    "true",
+    "--max_steps",
+    "1",
+    "--max_length",
+    "48",
+    "--num_train_examples",
+    "16",
+    "--per_device_train_batch_size",
+    "4",
+    "--disable_tqdm",
+    "true",
+    "--save_strategy",
+    "no",
+]
 
 
 def imitlm(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "imitlm.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imitlm.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def assert_user_error(result, *fragments):
@@ -36,8 +51,19 @@ def write_jsonl(path: Path, rows) -> Path:
 
 
 def text_train(tmp_path, data, *extra):
-    return imitlm("train", "--task", "text", "--dataset_name", str(data), "--model_config", MODEL,
-                  "--output_dir", str(tmp_path / "out"), *BASE, *extra)
+    return imitlm(
+        "train",
+        "--task",
+        "text",
+        "--dataset_name",
+        str(data),
+        "--model_config",
+        MODEL,
+        "--output_dir",
+        str(tmp_path / "out"),
+        *BASE,
+        *extra,
+    )
 
 
 def test_missing_data_file(tmp_path):
@@ -97,8 +123,18 @@ def test_tokenizer_without_pad_is_fixed_and_said(tmp_path):
     tokenizer = build_char_tokenizer(ALPHABET)
     tokenizer.pad_token = None
     tokenizer.save_pretrained(tmp_path / "tok")
-    result = imitlm("train", "--task", "arithmetic", "--tokenizer_name_or_path", str(tmp_path / "tok"),
-                    "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE)
+    result = imitlm(
+        "train",
+        "--task",
+        "arithmetic",
+        "--tokenizer_name_or_path",
+        str(tmp_path / "tok"),
+        "--model_config",
+        MODEL,
+        "--output_dir",
+        str(tmp_path / "o"),
+        *BASE,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "no pad token" in result.stderr
 
@@ -119,8 +155,9 @@ def test_prompt_longer_than_model(tmp_path):
 
 def test_max_length_over_model_limit(tmp_path):
     model = small_model(tmp_path, positions=32)
-    result = imitlm("train", "--model_name_or_path", str(model), "--task", "arithmetic", "--output_dir",
-                    str(tmp_path / "o"), *BASE)
+    result = imitlm(
+        "train", "--model_name_or_path", str(model), "--task", "arithmetic", "--output_dir", str(tmp_path / "o"), *BASE
+    )
     assert_user_error(result, "exceeds the model's maximum length 32")
 
 
@@ -128,8 +165,20 @@ def test_bksp_colliding_with_ordinary_token(tmp_path):
     tokenizer = build_char_tokenizer(ALPHABET)
     tokenizer.add_tokens(["<bksp>"])  # an ordinary token, not special
     tokenizer.save_pretrained(tmp_path / "tok")
-    result = imitlm("train", "--task", "arithmetic", "--objective", "mle_bksp", "--tokenizer_name_or_path",
-                    str(tmp_path / "tok"), "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE)
+    result = imitlm(
+        "train",
+        "--task",
+        "arithmetic",
+        "--objective",
+        "mle_bksp",
+        "--tokenizer_name_or_path",
+        str(tmp_path / "tok"),
+        "--model_config",
+        MODEL,
+        "--output_dir",
+        str(tmp_path / "o"),
+        *BASE,
+    )
     assert_user_error(result, "ordinary token")
 
 
@@ -141,11 +190,22 @@ def test_bksp_deleting_the_prompt(tmp_path):
 def test_output_dir_with_a_different_run(tmp_path):
     first = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE)
     assert first.returncode == 0, first.stderr[-2000:]
-    second = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE,
-                    "--learning_rate", "0.5")
+    second = imitlm(
+        "train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE, "--learning_rate", "0.5"
+    )
     assert_user_error(second, "already holds a different run", "--overwrite_output_dir")
-    third = imitlm("train", "--model_config", MODEL, "--output_dir", str(tmp_path / "o"), *BASE,
-                   "--learning_rate", "0.5", "--overwrite_output_dir", "true")
+    third = imitlm(
+        "train",
+        "--model_config",
+        MODEL,
+        "--output_dir",
+        str(tmp_path / "o"),
+        *BASE,
+        "--learning_rate",
+        "0.5",
+        "--overwrite_output_dir",
+        "true",
+    )
     assert third.returncode == 0, third.stderr[-2000:]
 
 
@@ -156,8 +216,24 @@ def test_debug_shows_traceback(tmp_path):
 
 def test_non_finite_loss_stops_naming_step_and_term(tmp_path):
     out = tmp_path / "o"
-    result = imitlm("train", "--model_config", MODEL, "--output_dir", str(out), *BASE[:-4], "--max_steps", "8",
-                    "--save_steps", "1", "--learning_rate", "1e6", "--max_grad_norm", "0", "--optim", "sgd")
+    result = imitlm(
+        "train",
+        "--model_config",
+        MODEL,
+        "--output_dir",
+        str(out),
+        *BASE[:-4],
+        "--max_steps",
+        "8",
+        "--save_steps",
+        "1",
+        "--learning_rate",
+        "1e6",
+        "--max_grad_norm",
+        "0",
+        "--optim",
+        "sgd",
+    )
     assert_user_error(result, "non-finite", "at step", "objective/mle", "lower --learning_rate")
     line = [x for x in result.stderr.splitlines() if x.startswith("imitlm: error:")][0]
     step = int(line.split("at step ")[1].split()[0])

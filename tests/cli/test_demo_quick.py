@@ -6,9 +6,20 @@ from imitlm.cli import main
 from imitlm.objectives import PRESETS as REGISTRY
 
 PRESETS = set(REGISTRY)
-METRICS = {"accuracy_greedy", "accuracy_sampled", "accuracy_forced_0.05", "accuracy_forced_0.1", "perplexity",
-           "backspace_rate", "distinct_2", "self_bleu", "train_seconds", "rollout_seconds", "toy/ood_rate",
-           "toy/occupancy_tv"}
+METRICS = {
+    "accuracy_greedy",
+    "accuracy_sampled",
+    "accuracy_forced_0.05",
+    "accuracy_forced_0.1",
+    "perplexity",
+    "backspace_rate",
+    "distinct_2",
+    "self_bleu",
+    "train_seconds",
+    "rollout_seconds",
+    "toy/ood_rate",
+    "toy/occupancy_tv",
+}
 
 
 def test_demo_quick(tmp_path, capsys):

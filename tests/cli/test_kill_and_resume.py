@@ -13,11 +13,40 @@ from safetensors.torch import load_file
 
 from imitlm.training.checkpoints import MARKER
 
-ARGS = ["--model_config", '{"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}',
-        "--task", "arithmetic", "--difficulty", "0", "--num_train_examples", "128", "--max_length", "48",
-        "--use_cpu", "true", "--per_device_train_batch_size", "8", "--max_steps", "16", "--save_steps", "4",
-        "--logging_steps", "5", "--disable_tqdm", "true", "--objective", "sequencematch", "--rollout_every", "4",
-        "--rollout_batch_size", "8", "--max_new_tokens", "6", "--seed", "3"]
+ARGS = [
+    "--model_config",
+    '{"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}',
+    "--task",
+    "arithmetic",
+    "--difficulty",
+    "0",
+    "--num_train_examples",
+    "128",
+    "--max_length",
+    "48",
+    "--use_cpu",
+    "true",
+    "--per_device_train_batch_size",
+    "8",
+    "--max_steps",
+    "16",
+    "--save_steps",
+    "4",
+    "--logging_steps",
+    "5",
+    "--disable_tqdm",
+    "true",
+    "--objective",
+    "sequencematch",
+    "--rollout_every",
+    "4",
+    "--rollout_batch_size",
+    "8",
+    "--max_new_tokens",
+    "6",
+    "--seed",
+    "3",
+]
 
 
 def command(out, *extra):
@@ -43,8 +72,9 @@ def test_sigkill_then_resume_gives_the_same_weights(tmp_path):
     process.wait()
     assert not (killed / "model.safetensors").exists()  # it really stopped mid-way
 
-    resumed = subprocess.run(command(killed, "--resume_from_checkpoint", "last"), capture_output=True, text=True,
-                             timeout=600)
+    resumed = subprocess.run(
+        command(killed, "--resume_from_checkpoint", "last"), capture_output=True, text=True, timeout=600
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = weights(straight), weights(killed)
     assert a.keys() == b.keys()

@@ -1,4 +1,5 @@
-"""`backspace_fixes` on hand-written traces: a fix is a `<bksp>` that deleted a wrong token and left a correct prefix."""
+"""`backspace_fixes` on hand-written traces: a fix is a `<bksp>` that deleted a wrong token and left a correct
+prefix."""
 
 import random
 
@@ -20,17 +21,20 @@ def trace(*steps: str) -> Sample:
     return Sample(prompt="", text="", actions=actions, finished=actions[-1:] == [EOS])
 
 
-@pytest.mark.parametrize("steps, expected", [
-    (("1", "5", B, "2", "3", "eos"), (1, 1)),  # deletes the wrong '5', leaves "1": a fix
-    (("1", "2", B, "2", "3", "eos"), (1, 0)),  # deletes the right '2': not a fix
-    (("1", "5", "6", B, B, "2", "3"), (2, 1)),  # first leaves "15" (still wrong), second leaves "1": one fix
-    (("5", "1", B, B), (2, 1)),  # first deletes a token of a wrong prefix, leaves "5" (wrong); second fixes
-    (("5", "1", B), (1, 0)),  # wrong token deleted... but the wrong '5' stays: not a fix
-    (("1", "2", "3", "4", B, "eos"), (1, 1)),  # a token past the end of the answer is wrong too
-    (("9", B, "8", B, "1"), (2, 2)),
-    (("1", "2", "3", "eos"), (0, 0)),
-    (("1", "2", B, B, "1"), (2, 0)),  # deleting right tokens back to the empty prefix
-])
+@pytest.mark.parametrize(
+    "steps, expected",
+    [
+        (("1", "5", B, "2", "3", "eos"), (1, 1)),  # deletes the wrong '5', leaves "1": a fix
+        (("1", "2", B, "2", "3", "eos"), (1, 0)),  # deletes the right '2': not a fix
+        (("1", "5", "6", B, B, "2", "3"), (2, 1)),  # first leaves "15" (still wrong), second leaves "1": one fix
+        (("5", "1", B, B), (2, 1)),  # first deletes a token of a wrong prefix, leaves "5" (wrong); second fixes
+        (("5", "1", B), (1, 0)),  # wrong token deleted... but the wrong '5' stays: not a fix
+        (("1", "2", "3", "4", B, "eos"), (1, 1)),  # a token past the end of the answer is wrong too
+        (("9", B, "8", B, "1"), (2, 2)),
+        (("1", "2", "3", "eos"), (0, 0)),
+        (("1", "2", B, B, "1"), (2, 0)),  # deleting right tokens back to the empty prefix
+    ],
+)
 def test_backspace_fixes_by_hand(steps, expected):
     assert backspace_fixes(trace(*steps), " 123 ", TOKENIZER, BKSP) == expected  # reference is stripped
 

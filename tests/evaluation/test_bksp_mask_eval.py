@@ -18,9 +18,18 @@ def bksp_model():
     tokenizer.add_special_tokens({"additional_special_tokens": ["<bksp>"]})
     bksp = tokenizer.convert_tokens_to_ids("<bksp>")
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=32,
-                                       eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
-                                       tie_word_embeddings=False))
+    model = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer),
+            n_layer=1,
+            n_head=2,
+            n_embd=16,
+            n_positions=32,
+            eos_token_id=tokenizer.eos_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            tie_word_embeddings=False,
+        )
+    )
     with torch.no_grad():
         model.lm_head.weight[bksp].zero_()
         model.transformer.ln_f.bias.fill_(1.0)  # a constant hidden component ...

@@ -6,21 +6,24 @@ import math
 import datasets
 import pytest
 import torch
-from reference.token_table_lm import TokenTableLM, next_token_log_prob
 
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import accuracy, exact_match, per_question_correct, perplexity
 from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
+from reference.token_table_lm import TokenTableLM, next_token_log_prob
+
 TOKENIZER = build_char_tokenizer("0123456789+ ")  # <pad> 0, <bos> 1, <eos> 2, <unk> 3, ' ' 4, '+' 5, '0'..'9' 6..15
 V = len(TOKENIZER)
 EOS, BOS = TOKENIZER.eos_token_id, TOKENIZER.bos_token_id
 DIGIT_IDS = TOKENIZER.convert_tokens_to_ids(list("0123456789"))
-ROWS = datasets.Dataset.from_dict({
-    "prompt": ["1+2 ", "12+30 ", "", "9+9 "],
-    "completion": ["3", "42", "7", "18"],
-})
+ROWS = datasets.Dataset.from_dict(
+    {
+        "prompt": ["1+2 ", "12+30 ", "", "9+9 "],
+        "completion": ["3", "42", "7", "18"],
+    }
+)
 
 
 def ids(text: str) -> list[int]:
@@ -122,8 +125,16 @@ def greedy_next(previous: int) -> int:
 
 def run(force_prob: float, seed: int = 0, max_new_tokens: int = 8):
     model = TokenTableLM(chain_table())
-    return generate_samples(model, TOKENIZER, PROMPTS, max_new_tokens=max_new_tokens, batch_size=16, seed=seed,
-                            force_prob=force_prob, force_token_ids=DIGIT_IDS)
+    return generate_samples(
+        model,
+        TOKENIZER,
+        PROMPTS,
+        max_new_tokens=max_new_tokens,
+        batch_size=16,
+        seed=seed,
+        force_prob=force_prob,
+        force_token_ids=DIGIT_IDS,
+    )
 
 
 def greedy_of_each_step(sample) -> list[int]:

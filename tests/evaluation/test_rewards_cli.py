@@ -16,15 +16,19 @@ from imitlm.tasks.char_tokenizer import build_char_tokenizer
 def test_rewards_cli_writes_json_lines_and_telescopes(tmp_path):
     tokenizer = build_char_tokenizer(ALPHABET)
     torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=64)).eval()
+    model = GPT2LMHeadModel(
+        GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=64)
+    ).eval()
     model.save_pretrained(tmp_path / "m")
     tokenizer.save_pretrained(tmp_path / "m")
     rows = [{"prompt": "In base 10, what is 2 + 2? ", "completion": "4"}, {"prompt": "ab", "completion": "cde"}]
     data = tmp_path / "d.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "r.jsonl"
-    assert main(["rewards", "--model", str(tmp_path / "m"), "--data", str(data), "--gamma", "1.0",
-                 "--output", str(out)]) == 0
+    assert (
+        main(["rewards", "--model", str(tmp_path / "m"), "--data", str(data), "--gamma", "1.0", "--output", str(out)])
+        == 0
+    )
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 2
     for row, line in zip(rows, lines):

@@ -2,9 +2,10 @@
 
 import pytest
 import torch
-from reference.objectives_ref import random_batch
 
 from imitlm.objectives import ObjectiveSpec, imitation_loss
+
+from reference.objectives_ref import random_batch
 
 
 @pytest.mark.parametrize(

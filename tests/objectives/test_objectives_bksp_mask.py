@@ -3,9 +3,10 @@
 import math
 
 import torch
-from reference.objectives_ref import imitation_loss_ref, random_batch
 
 from imitlm.objectives import ObjectiveSpec, imitation_loss, mask_illegal_bksp
+
+from reference.objectives_ref import imitation_loss_ref, random_batch
 
 BKSP = 4  # the last of random_batch's 5 actions
 
@@ -47,12 +48,14 @@ def test_masked_loss_is_the_loss_over_legal_actions_and_differs_from_unmasked():
     batch, illegal = boundary_batch(seed=1)
     spec = dict(gamma=0.9, td_weight=0.3, mix_beta=0.5, il_weight=0.8, tau=1.3, use_mixture=True)
     logits = batch.pop("logits")
-    masked_loss, metrics = imitation_loss(mask_illegal_bksp(logits, illegal, BKSP), **batch,
-                                          spec=ObjectiveSpec(divergence="chi2", **spec))
+    masked_loss, metrics = imitation_loss(
+        mask_illegal_bksp(logits, illegal, BKSP), **batch, spec=ObjectiveSpec(divergence="chi2", **spec)
+    )
     plain_loss, _ = imitation_loss(logits, **batch, spec=ObjectiveSpec(divergence="chi2", **spec))
     # the loop reference on logits whose illegal <bksp> is -inf (exp(-inf) = 0: the action is absent)
-    expected = imitation_loss_ref(mask_ref(logits, illegal, BKSP).requires_grad_(True), **batch, divergence="chi2",
-                                  **spec)
+    expected = imitation_loss_ref(
+        mask_ref(logits, illegal, BKSP).requires_grad_(True), **batch, divergence="chi2", **spec
+    )
     torch.testing.assert_close(masked_loss, expected, rtol=1e-10, atol=1e-12)
     assert abs(masked_loss.item() - plain_loss.item()) > 0.1  # a large <bksp> logit moves V at the prompt
     assert all(torch.isfinite(v) for v in metrics.values())

@@ -4,9 +4,10 @@ import math
 
 import pytest
 import torch
-from reference.objectives_ref import imitation_loss_ref, phi_ref, random_batch
 
 from imitlm.objectives import DIVERGENCES, ObjectiveSpec, ReverseKL, get_divergence, imitation_loss
+
+from reference.objectives_ref import imitation_loss_ref, phi_ref, random_batch
 
 NAMES = ["chi2", "kl", "forward_kl", "js", "hellinger", "tv"]
 

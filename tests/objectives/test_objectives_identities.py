@@ -3,7 +3,6 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from reference.objectives_ref import random_batch, rewards_ref
 
 from imitlm.objectives import (
     ObjectiveSpec,
@@ -15,6 +14,8 @@ from imitlm.objectives import (
     soft_values,
     token_rewards,
 )
+
+from reference.objectives_ref import random_batch, rewards_ref
 
 
 def _data_mask(batch):
@@ -105,7 +106,9 @@ def test_constant_shift_at_one_state_changes_values_not_policy():
     assert abs(float(m1["objective/td"] - m0["objective/td"])) > 1e-3
     # with c = 0 (offline chi2) the whole loss is MLE, so it does not see the shift
     spec0 = ObjectiveSpec(divergence="chi2", gamma=0.9)
-    torch.testing.assert_close(imitation_loss(shifted, **args, spec=spec0)[0], imitation_loss(logits, **args, spec=spec0)[0])
+    torch.testing.assert_close(
+        imitation_loss(shifted, **args, spec=spec0)[0], imitation_loss(logits, **args, spec=spec0)[0]
+    )
 
 
 @pytest.mark.parametrize("tau", [1.0, 0.7])

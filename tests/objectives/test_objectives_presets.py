@@ -3,9 +3,10 @@
 import dataclasses
 
 import pytest
-from reference.objectives_ref import random_batch
 
 from imitlm.objectives import PRESETS, ObjectiveSpec, get_preset, imitation_loss
+
+from reference.objectives_ref import random_batch
 
 
 def test_table_of_presets():

@@ -70,12 +70,23 @@ def tiny_config(kind: str, vocab_size: int = VOCAB):
     common = dict(vocab_size=vocab_size, bos_token_id=EOS, eos_token_id=EOS, pad_token_id=PAD)
     if kind == "gpt2":
         return GPT2Config(
-            n_layer=2, n_embd=32, n_head=2, n_positions=64,
-            attn_pdrop=0.0, resid_pdrop=0.0, embd_pdrop=0.0, **common,
+            n_layer=2,
+            n_embd=32,
+            n_head=2,
+            n_positions=64,
+            attn_pdrop=0.0,
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            **common,
         )
     kw = dict(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=64, **common,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        **common,
     )
     if kind == "llama":
         return LlamaConfig(**kw)

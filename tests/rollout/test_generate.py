@@ -2,14 +2,15 @@
 
 import pytest
 import torch
-from reference.backspace_ref import ATTN_IMPLEMENTATIONS, BKSP, EOS, MODEL_KINDS, PAD, prompt_boundary_ref, tiny_model
-from reference.generation_ref import generate_ref
 
 from imitlm.backspace.apply import apply_backspaces
 from imitlm.backspace.layout import build_inputs, make_layout
 from imitlm.data.batches import pad_batch
 from imitlm.objectives import mask_illegal_bksp
 from imitlm.rollout.generate import generate_with_backspace
+
+from reference.backspace_ref import ATTN_IMPLEMENTATIONS, BKSP, EOS, MODEL_KINDS, PAD, prompt_boundary_ref, tiny_model
+from reference.generation_ref import generate_ref
 
 PROMPTS = [[3, 4, 5], [6], [7, 8, 9, 10, 11], [12, 13]]
 
@@ -31,8 +32,16 @@ def test_greedy_with_forced_actions_matches_reference(kind, attn):
     model = tiny_model(kind, attn, seed=1)
     g = torch.Generator().manual_seed(0)
     res = generate_with_backspace(
-        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=14,
-        force_prob=0.5, force_token_ids=[BKSP, BKSP, BKSP, 2, 3, EOS], generator=g, return_logits=True,
+        model,
+        PROMPTS,
+        bksp_id=BKSP,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_new_actions=14,
+        force_prob=0.5,
+        force_token_ids=[BKSP, BKSP, BKSP, 2, 3, EOS],
+        generator=g,
+        return_logits=True,
     )
     n_bksp_rows = 0
     for b, prompt in enumerate(PROMPTS):
@@ -56,8 +65,18 @@ def test_rescoring_with_build_inputs_reproduces_sampling_logits():
     biased_head(model, bias)
     g = torch.Generator().manual_seed(0)
     res = generate_with_backspace(
-        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=16,
-        do_sample=True, temperature=1.3, top_k=10, top_p=0.95, generator=g, return_logits=True,
+        model,
+        PROMPTS,
+        bksp_id=BKSP,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_new_actions=16,
+        do_sample=True,
+        temperature=1.3,
+        top_k=10,
+        top_p=0.95,
+        generator=g,
+        return_logits=True,
     )
     assert sum(a.count(BKSP) for a in res.actions) >= 4
     rows = [p + a for p, a in zip(PROMPTS, res.actions)]
@@ -82,8 +101,17 @@ def test_training_policy_at_the_prompt_is_the_sampling_policy():
     bias[BKSP] = 3.0  # <bksp> likely: rows often delete back to the prompt
     biased_head(model, bias)
     g = torch.Generator().manual_seed(1)
-    res = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=16,
-                                  do_sample=True, generator=g, return_logits=True)
+    res = generate_with_backspace(
+        model,
+        PROMPTS,
+        bksp_id=BKSP,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_new_actions=16,
+        do_sample=True,
+        generator=g,
+        return_logits=True,
+    )
     batch = pad_batch([list(p) for p in PROMPTS], res.actions, PAD)
     layout = make_layout(batch, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, dtype=torch.float32)
     with torch.no_grad():
@@ -122,12 +150,24 @@ def test_no_eos_stops_at_limits():
     bias[EOS] = -1e9
     biased_head(model, bias)
     res = generate_with_backspace(
-        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=12, do_sample=True,
+        model,
+        PROMPTS,
+        bksp_id=BKSP,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_new_actions=12,
+        do_sample=True,
         generator=torch.Generator().manual_seed(0),
     )
     assert all(len(a) == 12 and EOS not in a for a in res.actions) and not any(res.finished)
     res = generate_with_backspace(
-        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=30, max_state_length=3,
+        model,
+        PROMPTS,
+        bksp_id=BKSP,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_new_actions=30,
+        max_state_length=3,
         allow_backspace=False,
     )
     assert all(len(f) == 3 and len(a) == 3 for f, a in zip(res.final_ids, res.actions))
@@ -140,8 +180,15 @@ def test_finished_rows_stop_and_allow_backspace_false():
     bias[EOS] = 3.0
     biased_head(model, bias)
     res = generate_with_backspace(
-        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=20, do_sample=True,
-        generator=torch.Generator().manual_seed(1), allow_backspace=False,
+        model,
+        PROMPTS,
+        bksp_id=BKSP,
+        eos_id=EOS,
+        pad_id=PAD,
+        max_new_actions=20,
+        do_sample=True,
+        generator=torch.Generator().manual_seed(1),
+        allow_backspace=False,
     )
     for a, fin in zip(res.actions, res.finished):
         assert BKSP not in a
@@ -160,8 +207,9 @@ def test_block_undo_breaks_the_greedy_delete_loop():
     biased_head(model, bias)
     plain = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9)
     assert any(acts[0] == acts[2] == acts[4] for acts in plain.actions)  # the loop happens without the rule
-    blocked = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9,
-                                      block_undo=True)
+    blocked = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9, block_undo=True
+    )
     for acts in blocked.actions:
         assert acts[1::2] == [BKSP] * 4  # still deletes whenever it can
         for i in range(1, len(acts) - 1, 2):
@@ -181,7 +229,8 @@ def test_synced_ranks_make_the_same_number_of_forwards():
     plain = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=7)
     plain_calls = len(calls)
     calls.clear()
-    synced = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=7,
-                                     synced_ranks=True)
+    synced = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=7, synced_ranks=True
+    )
     assert plain_calls == 1 and len(calls) == 7  # prefill only, versus prefill + 6 more steps
     assert synced.actions == plain.actions and synced.finished == plain.finished == [True] * len(PROMPTS)

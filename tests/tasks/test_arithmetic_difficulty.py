@@ -36,7 +36,8 @@ def test_operands_grow_with_difficulty(magnitudes):
 
 
 def test_answers_get_longer_with_difficulty():
-    lengths = {d: statistics.mean(len(p.completion.lstrip("-")) for p in generate_problems(100, "train", seed=0,
-                                                                                          difficulty=d))
-               for d in (0, 2)}
+    lengths = {
+        d: statistics.mean(len(p.completion.lstrip("-")) for p in generate_problems(100, "train", seed=0, difficulty=d))
+        for d in (0, 2)
+    }
     assert lengths[2] > lengths[0] + 2.0  # about 1.7 digits at 0 and 5.4 at 2

@@ -17,7 +17,9 @@ def write(path, rows):
 def test_text_and_prompt_completion(tmp_path):
     rows = to_prompt_completion(load_raw_dataset(str(write(tmp_path / "a.jsonl", [{"text": "hello"}]))))
     assert rows[0] == {"prompt": "", "completion": "hello"}
-    rows = to_prompt_completion(load_raw_dataset(str(write(tmp_path / "b.jsonl", [{"prompt": "p", "completion": "c"}]))))
+    rows = to_prompt_completion(
+        load_raw_dataset(str(write(tmp_path / "b.jsonl", [{"prompt": "p", "completion": "c"}])))
+    )
     assert rows[0] == {"prompt": "p", "completion": "c"}
 
 
@@ -33,10 +35,14 @@ def test_csv_and_parquet_and_folder(tmp_path):
 
 def test_chat_messages_use_the_chat_template(tmp_path):
     tokenizer = build_char_tokenizer("abcdefghijklmnopqrstuvwxyz:| ")
-    tokenizer.chat_template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}|{% endfor %}"
-                               "{% if add_generation_prompt %}assistant: {% endif %}")
-    data = write(tmp_path / "chat.jsonl", [{"messages": [{"role": "user", "content": "hi"},
-                                                          {"role": "assistant", "content": "yo"}]}])
+    tokenizer.chat_template = (
+        "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}|{% endfor %}"
+        "{% if add_generation_prompt %}assistant: {% endif %}"
+    )
+    data = write(
+        tmp_path / "chat.jsonl",
+        [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}],
+    )
     rows = to_prompt_completion(load_raw_dataset(str(data)), tokenizer)
     assert rows[0] == {"prompt": "user: hi|assistant: ", "completion": "yo"}
     with pytest.raises(UserError, match="no chat template"):

@@ -8,14 +8,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 import torch  # noqa: E402
-from training.helpers import tiny_config, tiny_setup  # noqa: E402
 
 from imitlm.training.trainer import ImitationTrainer  # noqa: E402
 
+from training.helpers import tiny_config, tiny_setup  # noqa: E402
+
 
 def main(preset: str, out: str, batch_size: int) -> None:
-    config = tiny_config(Path(out), objective=preset, per_device_train_batch_size=batch_size, max_steps=3,
-                         rollout_every=2, ddp_backend="gloo" if os.environ.get("WORLD_SIZE") else None)
+    config = tiny_config(
+        Path(out),
+        objective=preset,
+        per_device_train_batch_size=batch_size,
+        max_steps=3,
+        rollout_every=2,
+        ddp_backend="gloo" if os.environ.get("WORLD_SIZE") else None,
+    )
     model, tokenizer, data = tiny_setup(config)
     trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
     trainer.train()

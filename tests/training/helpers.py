@@ -7,17 +7,39 @@ from imitlm.models import load_model, load_tokenizer
 from imitlm.tasks import arithmetic_rows
 from imitlm.training.parsing import config_from_dict
 
-TINY_MODEL = {"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64,
-              "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+TINY_MODEL = {
+    "model_type": "gpt2",
+    "n_layer": 1,
+    "n_head": 2,
+    "n_embd": 32,
+    "n_positions": 64,
+    "resid_pdrop": 0.0,
+    "embd_pdrop": 0.0,
+    "attn_pdrop": 0.0,
+}
 
 
 def tiny_config(tmp_path, **overrides):
     data = {
-        "task": "arithmetic", "difficulty": 0, "num_train_examples": 64, "num_eval_examples": 8, "max_length": 48,
-        "model_config": TINY_MODEL, "output_dir": str(tmp_path / "out"), "use_cpu": True,
-        "per_device_train_batch_size": 8, "learning_rate": 1e-3, "max_steps": 3, "logging_steps": 1,
-        "save_strategy": "no", "seed": 0, "report_to": "none", "disable_tqdm": True,
-        "rollout_batch_size": 8, "max_new_tokens": 6, "lr_scheduler_type": "constant",
+        "task": "arithmetic",
+        "difficulty": 0,
+        "num_train_examples": 64,
+        "num_eval_examples": 8,
+        "max_length": 48,
+        "model_config": TINY_MODEL,
+        "output_dir": str(tmp_path / "out"),
+        "use_cpu": True,
+        "per_device_train_batch_size": 8,
+        "learning_rate": 1e-3,
+        "max_steps": 3,
+        "logging_steps": 1,
+        "save_strategy": "no",
+        "seed": 0,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "rollout_batch_size": 8,
+        "max_new_tokens": 6,
+        "lr_scheduler_type": "constant",
     }
     data.update(overrides)
     return config_from_dict(data)
@@ -48,8 +70,14 @@ def launch(script: str, args: list[str], processes: int, env: dict | None = None
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1]), **(env or {})}
     command = [sys.executable, script, *args]
     if processes > 1:
-        command[1:1] = ["-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-                        "--master_port", str(free_port())]
+        command[1:1] = [
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(processes),
+            "--master_port",
+            str(free_port()),
+        ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0 or not check, done.stderr[-3000:]
     return done

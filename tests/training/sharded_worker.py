@@ -13,11 +13,12 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 import torch  # noqa: E402
+
+from imitlm.training.trainer import ImitationTrainer  # noqa: E402
+
 from training.cpu_sharding import allow_cpu_fsdp  # noqa: E402
 from training.helpers import tiny_config, tiny_setup  # noqa: E402
 from training.test_resume import StopAt  # noqa: E402
-
-from imitlm.training.trainer import ImitationTrainer  # noqa: E402
 
 DEEPSPEED_ZERO3 = {
     "zero_optimization": {"stage": 3},
@@ -36,10 +37,19 @@ SHARDING = {
 
 def make_trainer(backend, preset, model_dir, out, batch_size, max_steps, save_steps=None):
     saving = {"save_strategy": "steps", "save_steps": save_steps} if save_steps else {}
-    config = tiny_config(out, objective=preset, model_name_or_path=model_dir, model_config=None,
-                         per_device_train_batch_size=batch_size, max_steps=max_steps, rollout_every=2,
-                         ddp_backend="gloo" if backend != "none" else None, **SHARDING[backend], **saving,
-                         adam_epsilon=1e-4)  # damps Adam's amplification of float noise in near-zero gradients:
+    config = tiny_config(
+        out,
+        objective=preset,
+        model_name_or_path=model_dir,
+        model_config=None,
+        per_device_train_batch_size=batch_size,
+        max_steps=max_steps,
+        rollout_every=2,
+        ddp_backend="gloo" if backend != "none" else None,
+        **SHARDING[backend],
+        **saving,
+        adam_epsilon=1e-4,
+    )  # damps Adam's amplification of float noise in near-zero gradients:
     # sums over gloo are not bit-reproducible, and with eps=1e-8 that noise alone moves weights by ~1e-4
     model, tokenizer, data = tiny_setup(config)  # after the config: ZeRO-3 loads the weights partitioned
     trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
@@ -61,8 +71,10 @@ def full_weights(trainer):
 
         with deepspeed.zero.GatheredParameters(list(model.parameters())):
             return {name: p.detach().clone() for name, p in model.named_parameters()}
-    return {name: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().clone()
-            for name, p in model.named_parameters()}
+    return {
+        name: (p.full_tensor() if hasattr(p, "full_tensor") else p).detach().clone()
+        for name, p in model.named_parameters()
+    }
 
 
 def sharded(trainer) -> bool:

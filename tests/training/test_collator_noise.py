@@ -7,8 +7,9 @@ ROWS = [{"prompt_ids": [2], "completion_ids": list(range(3, 23)) + [EOS], "examp
 
 
 def collate(epoch, seed=0, rows=ROWS):
-    collator = ImitationCollator(pad_id=PAD, bksp_id=BKSP, noise_prob=0.3, noise_token_ids=list(range(3, 30)),
-                                 seed=seed, eos_id=EOS)
+    collator = ImitationCollator(
+        pad_id=PAD, bksp_id=BKSP, noise_prob=0.3, noise_token_ids=list(range(3, 30)), seed=seed, eos_id=EOS
+    )
     collator.epoch = epoch
     return collator(rows)
 

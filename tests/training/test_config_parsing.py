@@ -23,7 +23,10 @@ def test_every_shipped_config_parses(path):
     for key, value in recipe.items():
         if key not in ("output_dir", "report_to", "lr_scheduler_type", "peft_config"):
             assert getattr(config, key) == value, key
-    assert path.read_text().startswith("#") and "imitlm train --config" in path.read_text().splitlines()[1] + path.read_text().splitlines()[0]
+    assert (
+        path.read_text().startswith("#")
+        and "imitlm train --config" in path.read_text().splitlines()[1] + path.read_text().splitlines()[0]
+    )
 
 
 def test_flag_overrides_yaml(tmp_path):
@@ -71,22 +74,34 @@ def test_model_config_as_json_flag():
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager", "flex_attention"])
 def test_mask_attention_kernels_pass_with_bksp(attn):
-    config = config_from_dict({"model_config": {"model_type": "gpt2"}, "use_cpu": True, "objective": "sequencematch",
-                               "attn_implementation": attn})
+    config = config_from_dict(
+        {
+            "model_config": {"model_type": "gpt2"},
+            "use_cpu": True,
+            "objective": "sequencematch",
+            "attn_implementation": attn,
+        }
+    )
     assert config.attn_implementation == attn
 
 
 def test_flash_attention_allowed_without_bksp():
-    config = config_from_dict({"model_config": {"model_type": "gpt2"}, "use_cpu": True, "objective": "iqlearn",
-                               "attn_implementation": "flash_attention_2"})
+    config = config_from_dict(
+        {
+            "model_config": {"model_type": "gpt2"},
+            "use_cpu": True,
+            "objective": "iqlearn",
+            "attn_implementation": "flash_attention_2",
+        }
+    )
     assert config.attn_implementation == "flash_attention_2"
 
 
 def test_model_with_bksp_refuses_flash_attention(tmp_path):
     """A model whose config carries a <bksp> id, under a preset without backspace: refused by the trainer."""
-    from training.helpers import tiny_config, tiny_setup
-
     from imitlm.training.trainer import ImitationTrainer
+
+    from training.helpers import tiny_config, tiny_setup
 
     config = tiny_config(tmp_path, objective="mle")
     model, tokenizer, data = tiny_setup(config)
@@ -113,7 +128,8 @@ def test_trainer_objective_spec(settings, divergence, td_weight, max_slope):
 
 
 def test_noise_type_picks_the_sampler():
-    """task (arithmetic): every noise token is a digit/letter of the wrong-digit sampler; random: uniform, others too."""
+    """task (arithmetic): every noise token is a digit/letter of the wrong-digit sampler; random: uniform, others
+    too."""
 
     from imitlm.models import load_tokenizer
     from imitlm.training.collator import ImitationCollator
@@ -125,9 +141,14 @@ def test_noise_type_picks_the_sampler():
         tokenizer = load_tokenizer(config)
         bksp = len(tokenizer)  # any id outside the vocabulary
         special = set(tokenizer.all_special_ids)
-        collator = ImitationCollator(pad_id=tokenizer.pad_token_id, bksp_id=bksp, noise_prob=0.5,
-                                     noise_token_ids=[i for i in range(len(tokenizer)) if i not in special],
-                                     noise_sampler=task_noise_sampler(config, tokenizer), eos_id=tokenizer.eos_token_id)
+        collator = ImitationCollator(
+            pad_id=tokenizer.pad_token_id,
+            bksp_id=bksp,
+            noise_prob=0.5,
+            noise_token_ids=[i for i in range(len(tokenizer)) if i not in special],
+            noise_sampler=task_noise_sampler(config, tokenizer),
+            eos_id=tokenizer.eos_token_id,
+        )
         completion = tokenizer("12345 + 678", add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
         batch = collator([{"prompt_ids": [0], "completion_ids": completion, "example_index": i} for i in range(40)])
         seen[noise_type] = set(tokenizer.convert_ids_to_tokens(batch["input_ids"][batch["noise_mask"]].tolist()))

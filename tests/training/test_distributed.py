@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from training.helpers import launch
 
 WORKER = str(Path(__file__).with_name("ddp_worker.py"))

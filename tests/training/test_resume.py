@@ -3,10 +3,11 @@ rollout buffer and random states included."""
 
 import pytest
 import torch
-from training.helpers import tiny_config, tiny_setup
 from transformers import TrainerCallback
 
 from imitlm.training.trainer import ImitationTrainer
+
+from training.helpers import tiny_config, tiny_setup
 
 
 class StopAt(TrainerCallback):
@@ -20,8 +21,9 @@ class StopAt(TrainerCallback):
 
 
 def make(tmp_path, name, preset):
-    config = tiny_config(tmp_path / name, objective=preset, max_steps=6, save_strategy="steps", save_steps=3,
-                         rollout_every=2)
+    config = tiny_config(
+        tmp_path / name, objective=preset, max_steps=6, save_strategy="steps", save_steps=3, rollout_every=2
+    )
     model, tokenizer, data = tiny_setup(config)
     return ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
 
@@ -60,8 +62,15 @@ def test_resume_mid_epoch_keeps_the_epoch_of_the_noise(tmp_path):
     """16 rows / batch 8: 2 steps per epoch, so the run stops in epoch 1 and resumes there with epoch-1 noise."""
 
     def make_epochs(name):
-        config = tiny_config(tmp_path / name, objective="mle_bksp", noise_prob=0.3, num_train_examples=16,
-                             max_steps=6, save_strategy="steps", save_steps=3)
+        config = tiny_config(
+            tmp_path / name,
+            objective="mle_bksp",
+            noise_prob=0.3,
+            num_train_examples=16,
+            max_steps=6,
+            save_strategy="steps",
+            save_steps=3,
+        )
         model, tokenizer, data = tiny_setup(config)
         trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
         seen = EpochsSeen(trainer.data_collator)

@@ -4,8 +4,10 @@ from imitlm.rollout.buffer import ReplayBuffer, rollout_prompts
 
 
 def test_prompts_and_plain_text_prefixes():
-    rows = [{"prompt_ids": [0, 5, 6], "completion_ids": [7, 1]},  # prompt/completion row: its prompt
-            {"prompt_ids": [0], "completion_ids": [8, 9, 10, 11, 1]}]  # plain text: BOS + a prefix of the text
+    rows = [
+        {"prompt_ids": [0, 5, 6], "completion_ids": [7, 1]},  # prompt/completion row: its prompt
+        {"prompt_ids": [0], "completion_ids": [8, 9, 10, 11, 1]},
+    ]  # plain text: BOS + a prefix of the text
     prompts = rollout_prompts(rows, 50, torch.Generator().manual_seed(0))
     assert [0, 5, 6] in prompts
     prefixes = [p for p in prompts if p[:2] == [0, 8]]

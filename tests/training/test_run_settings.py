@@ -11,14 +11,45 @@ from imitlm.evaluation.rewards import score_rows
 from imitlm.models import load_trained, run_settings
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "arithmetic_iqlearn.yaml")
-TINY = ["--num_train_examples", "32", "--num_eval_examples", "4", "--per_device_train_batch_size", "8",
-        "--logging_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true", "--max_steps", "2"]
+TINY = [
+    "--num_train_examples",
+    "32",
+    "--num_eval_examples",
+    "4",
+    "--per_device_train_batch_size",
+    "8",
+    "--logging_steps",
+    "1",
+    "--save_strategy",
+    "no",
+    "--disable_tqdm",
+    "true",
+    "--max_steps",
+    "2",
+]
 
 
 def test_settings_saved_and_used_as_defaults(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--config", CONFIG, "--output_dir", str(out), "--gamma", "0.9", "--difficulty", "0",
-                 "--task_seed", "3", *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                CONFIG,
+                "--output_dir",
+                str(out),
+                "--gamma",
+                "0.9",
+                "--difficulty",
+                "0",
+                "--task_seed",
+                "3",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     model, tokenizer = load_trained(str(out))
     settings = run_settings(model)
     assert settings["gamma"] == 0.9 and settings["preset"] == "iqlearn" and settings["difficulty"] == 0
@@ -36,8 +67,22 @@ def test_settings_saved_and_used_as_defaults(tmp_path):
     at_0998 = [r["return"] for r in score_rows(model, tokenizer, prompts, completions, gamma=0.998)]
     assert got == pytest.approx(at_09, abs=1e-5) and got != pytest.approx(at_0998, abs=1e-3)
     # a flag still overrides
-    assert main(["rewards", "--model", str(out), "--data", str(data), "--gamma", "0.998",
-                 "--output", str(tmp_path / "r2.jsonl")]) == 0
+    assert (
+        main(
+            [
+                "rewards",
+                "--model",
+                str(out),
+                "--data",
+                str(data),
+                "--gamma",
+                "0.998",
+                "--output",
+                str(tmp_path / "r2.jsonl"),
+            ]
+        )
+        == 0
+    )
     got = [json.loads(line)["return"] for line in (tmp_path / "r2.jsonl").read_text().splitlines()]
     assert got == pytest.approx(at_0998, abs=1e-5)
 

@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 
 import pytest
-from training.helpers import launch, tiny_config, tiny_setup
 from transformers import AutoModelForCausalLM
 
 from imitlm.cli import main
+
+from training.helpers import launch, tiny_config, tiny_setup
 
 pytest.importorskip("deepspeed")  # part of the dev extra; an install without it skips these
 HERE = Path(__file__).parent
@@ -67,27 +68,79 @@ def test_sharded_sequencematch_rollouts_and_resume(tmp_path, base_model, backend
     assert first["max_weight_difference"] < 2e-5 < 1e-3 < first["max_weight_change"]
 
 
-TINY_RECIPE = ["--task", "arithmetic", "--difficulty", "0", "--num_train_examples", "64", "--num_eval_examples", "8",
-               "--max_length", "48", "--use_cpu", "true", "--max_steps", "4", "--logging_steps", "1",
-               "--save_steps", "2", "--report_to", "none", "--disable_tqdm", "true", "--adam_epsilon", "1e-4"]
-DEEPSPEED_FILE = {"zero_optimization": {"stage": 3, "stage3_gather_16bit_weights_on_model_save": True},
-                  "train_micro_batch_size_per_gpu": "auto", "gradient_accumulation_steps": "auto",
-                  "gradient_clipping": "auto"}
+TINY_RECIPE = [
+    "--task",
+    "arithmetic",
+    "--difficulty",
+    "0",
+    "--num_train_examples",
+    "64",
+    "--num_eval_examples",
+    "8",
+    "--max_length",
+    "48",
+    "--use_cpu",
+    "true",
+    "--max_steps",
+    "4",
+    "--logging_steps",
+    "1",
+    "--save_steps",
+    "2",
+    "--report_to",
+    "none",
+    "--disable_tqdm",
+    "true",
+    "--adam_epsilon",
+    "1e-4",
+]
+DEEPSPEED_FILE = {
+    "zero_optimization": {"stage": 3, "stage3_gather_16bit_weights_on_model_save": True},
+    "train_micro_batch_size_per_gpu": "auto",
+    "gradient_accumulation_steps": "auto",
+    "gradient_clipping": "auto",
+}
 
 
 def train_cli(tmp_path, name, base_model, extra, processes, env=None):
     out = tmp_path / name
-    args = ["train", *TINY_RECIPE, "--model_name_or_path", base_model, "--output_dir", str(out),
-            "--per_device_train_batch_size", str(8 // processes), *extra]
+    args = [
+        "train",
+        *TINY_RECIPE,
+        "--model_name_or_path",
+        base_model,
+        "--output_dir",
+        str(out),
+        "--per_device_train_batch_size",
+        str(8 // processes),
+        *extra,
+    ]
     launch(CLI, args, processes, env)
     return AutoModelForCausalLM.from_pretrained(out).state_dict()
 
 
-@pytest.mark.parametrize("backend, extra", [
-    ("fsdp", ["--objective", "mle_bksp", "--learning_rate", "1e-3"]),
-    ("deepspeed", ["--objective", "mle", "--use_peft", "true", "--lora_r", "4", "--lora_dropout", "0",
-                   "--learning_rate", "1e-2"]),
-], ids=["fsdp-full-mle_bksp", "deepspeed-lora-mle"])
+@pytest.mark.parametrize(
+    "backend, extra",
+    [
+        ("fsdp", ["--objective", "mle_bksp", "--learning_rate", "1e-3"]),
+        (
+            "deepspeed",
+            [
+                "--objective",
+                "mle",
+                "--use_peft",
+                "true",
+                "--lora_r",
+                "4",
+                "--lora_dropout",
+                "0",
+                "--learning_rate",
+                "1e-2",
+            ],
+        ),
+    ],
+    ids=["fsdp-full-mle_bksp", "deepspeed-lora-mle"],
+)
 def test_cli_sharded_run_saves_the_whole_model(tmp_path, base_model, backend, extra):
     one = train_cli(tmp_path, "one", base_model, [*extra, "--ddp_backend", "gloo"], 1)
     if backend == "fsdp":
@@ -106,16 +159,36 @@ def test_cli_sharded_run_saves_the_whole_model(tmp_path, base_model, backend, ex
 
 
 def test_fsdp_in_one_process_is_a_one_line_error(tmp_path, base_model, capsys):
-    code = main(["train", *TINY_RECIPE, "--model_name_or_path", base_model, "--output_dir", str(tmp_path / "o"),
-                 "--fsdp", "full_shard"])
+    code = main(
+        [
+            "train",
+            *TINY_RECIPE,
+            "--model_name_or_path",
+            base_model,
+            "--output_dir",
+            str(tmp_path / "o"),
+            "--fsdp",
+            "full_shard",
+        ]
+    )
     assert code == 2
     assert "--fsdp shards over several processes" in capsys.readouterr().err
 
 
 def test_zero3_without_gathered_save_is_refused_before_training(tmp_path, base_model, capsys):
     (tmp_path / "ds.json").write_text(json.dumps({"zero_optimization": {"stage": 3}}))
-    code = main(["train", *TINY_RECIPE, "--model_name_or_path", base_model, "--output_dir", str(tmp_path / "o"),
-                 "--deepspeed", str(tmp_path / "ds.json")])
+    code = main(
+        [
+            "train",
+            *TINY_RECIPE,
+            "--model_name_or_path",
+            base_model,
+            "--output_dir",
+            str(tmp_path / "o"),
+            "--deepspeed",
+            str(tmp_path / "ds.json"),
+        ]
+    )
     assert code == 2
     assert "stage3_gather_16bit_weights_on_model_save" in capsys.readouterr().err
     assert not (tmp_path / "o" / "checkpoint-2").exists()
@@ -125,7 +198,20 @@ def test_processes_that_each_train_alone_are_an_error(tmp_path, base_model):
     """DeepSpeed under torchrun on a machine without GPUs, without --use_cpu: each process would train alone."""
     (tmp_path / "ds.json").write_text(json.dumps(DEEPSPEED_FILE))
     recipe = [a if a != "true" or TINY_RECIPE[i - 1] != "--use_cpu" else "false" for i, a in enumerate(TINY_RECIPE)]
-    done = launch(CLI, ["train", *recipe, "--model_name_or_path", base_model, "--output_dir", str(tmp_path / "o"),
-                        "--deepspeed", str(tmp_path / "ds.json")], 2, check=False)
+    done = launch(
+        CLI,
+        [
+            "train",
+            *recipe,
+            "--model_name_or_path",
+            base_model,
+            "--output_dir",
+            str(tmp_path / "o"),
+            "--deepspeed",
+            str(tmp_path / "ds.json"),
+        ],
+        2,
+        check=False,
+    )
     assert done.returncode != 0
     assert "imitlm: error: 2 processes were launched but training sees 1" in done.stderr

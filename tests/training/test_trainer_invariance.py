@@ -3,18 +3,25 @@ iqlearn with td_weight 0 trains exactly like mle."""
 
 import pytest
 import torch
-from tests_support import prefill_buffer
-from training.helpers import tiny_config, tiny_setup
 
 from imitlm.objectives import PRESETS as REGISTRY
 from imitlm.training.trainer import ImitationTrainer
+
+from tests_support import prefill_buffer
+from training.helpers import tiny_config, tiny_setup
 
 PRESETS = list(REGISTRY)
 
 
 def run(tmp_path, preset, batch_size, accumulation, **overrides):
-    config = tiny_config(tmp_path / f"{preset}-{batch_size}", objective=preset, per_device_train_batch_size=batch_size,
-                         gradient_accumulation_steps=accumulation, rollout_every=10**6, **overrides)
+    config = tiny_config(
+        tmp_path / f"{preset}-{batch_size}",
+        objective=preset,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        rollout_every=10**6,
+        **overrides,
+    )
     model, tokenizer, data = tiny_setup(config)
     trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
     if trainer.replay is not None:

@@ -175,8 +175,11 @@ def build_inputs(
     deletes_prompt = valid & ~in_prompt & (depth < prompt_lengths[:, None])
     # one host sync for all checks (matters on GPU)
     invalid = (
-        (prompt_lengths < 1).any() | (lengths < prompt_lengths).any() | (lengths > T).any()
-        | bksp_in_prompt.any() | deletes_prompt.any()
+        (prompt_lengths < 1).any()
+        | (lengths < prompt_lengths).any()
+        | (lengths > T).any()
+        | bksp_in_prompt.any()
+        | deletes_prompt.any()
     )
     if invalid:
         _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt)
@@ -216,8 +219,9 @@ def build_inputs(
     zero = torch.zeros((), dtype=dtype, device=device)
     attention_mask = torch.where(allowed, zero, min_value)[:, None]  # (B, 1, T, T)
 
-    targets, target_mask, done, next_index = action_targets(sequences, prompt_lengths, lengths, eos_id=eos_id,
-                                                            pad_id=pad_id, noise_mask=noise_mask)
+    targets, target_mask, done, next_index = action_targets(
+        sequences, prompt_lengths, lengths, eos_id=eos_id, pad_id=pad_id, noise_mask=noise_mask
+    )
     return Layout(
         input_ids=input_ids,
         position_ids=position_ids,
@@ -230,8 +234,9 @@ def build_inputs(
     )
 
 
-def make_layout(batch: dict[str, torch.Tensor], *, bksp_id: int | None, eos_id: int, pad_id: int,
-                dtype: torch.dtype) -> Layout:
+def make_layout(
+    batch: dict[str, torch.Tensor], *, bksp_id: int | None, eos_id: int, pad_id: int, dtype: torch.dtype
+) -> Layout:
     """A padded batch (``data.batches.pad_batch``) -> its :class:`Layout`.
 
     Rows with `<bksp>` use the one-pass backspace layout; a batch without any `<bksp>` uses a plain causal
@@ -239,20 +244,35 @@ def make_layout(batch: dict[str, torch.Tensor], *, bksp_id: int | None, eos_id: 
     """
     input_ids, prompt_lengths, lengths = batch["input_ids"], batch["prompt_lengths"], batch["lengths"]
     if bksp_id is not None and bool((input_ids == bksp_id).any()):
-        return build_inputs(input_ids, prompt_lengths, lengths, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id,
-                            dtype=dtype, noise_mask=batch.get("noise_mask"))
+        return build_inputs(
+            input_ids,
+            prompt_lengths,
+            lengths,
+            bksp_id=bksp_id,
+            eos_id=eos_id,
+            pad_id=pad_id,
+            dtype=dtype,
+            noise_mask=batch.get("noise_mask"),
+        )
     width = input_ids.shape[1]
     attention_mask = (torch.arange(width, device=input_ids.device)[None, :] < lengths[:, None]).long()  # (B, T)
-    targets, target_mask, done, next_index = action_targets(input_ids, prompt_lengths, lengths, eos_id=eos_id,
-                                                            pad_id=pad_id, noise_mask=batch.get("noise_mask"))
+    targets, target_mask, done, next_index = action_targets(
+        input_ids, prompt_lengths, lengths, eos_id=eos_id, pad_id=pad_id, noise_mask=batch.get("noise_mask")
+    )
     bksp_illegal = bksp_illegal_states(input_ids, prompt_lengths, lengths, bksp_id=None)  # no <bksp> in this batch
     return Layout(input_ids, attention_mask, targets, target_mask, done, next_index, bksp_illegal)
 
 
 def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """(data targets, policy targets) of a padded batch: the transitions the objective counts. Shape (2,)."""
-    _, target_mask, _, _ = action_targets(batch["input_ids"], batch["prompt_lengths"], batch["lengths"], eos_id=-1,
-                                          pad_id=0, noise_mask=batch["noise_mask"])
+    _, target_mask, _, _ = action_targets(
+        batch["input_ids"],
+        batch["prompt_lengths"],
+        batch["lengths"],
+        eos_id=-1,
+        pad_id=0,
+        noise_mask=batch["noise_mask"],
+    )
     per_row = target_mask.sum(dim=1)  # (B,)
     policy = batch["is_policy"]
     return torch.stack([per_row[~policy].sum(), per_row[policy].sum()]).float()

@@ -46,9 +46,7 @@ def add_backspace_token(tokenizer, model=None) -> int:
             )
         newly_added = False
     else:
-        tokenizer.add_special_tokens(
-            {"extra_special_tokens": [BKSP_TOKEN]}, replace_extra_special_tokens=False
-        )
+        tokenizer.add_special_tokens({"extra_special_tokens": [BKSP_TOKEN]}, replace_extra_special_tokens=False)
         newly_added = True
     bksp_id = int(tokenizer.convert_tokens_to_ids(BKSP_TOKEN))
     if model is None:

@@ -4,7 +4,8 @@ One process, one tiny GPT-2, the library's own code paths; each measurement repe
 median and spread. Names of the ratios in the JSON (stable):
 
 - ``train_step_ratio/<preset>``: a training step per token over the ``mle`` step (ratio 1, ``train_step``);
-- ``generation_throughput_ratio``: ``generate_with_backspace`` tokens/s over ``model.generate`` (ratio 2, ``generation``);
+- ``generation_throughput_ratio``: ``generate_with_backspace`` tokens/s over ``model.generate``
+  (ratio 2, ``generation``);
 - ``online_wallclock_ratio/<preset>``, ``rollout_share/<preset>``: online training runs over an ``mle`` run
   (ratio 3, ``online``);
 - ``peak_memory_ratio/<variant>``: peak memory of a step over an ``mle`` step (ratio 4, ``memory``);

@@ -59,17 +59,41 @@ class BenchSettings:
 
 
 QUICK = BenchSettings(
-    repeats=3, warmup=1, grid_repeats=2, train_batch=4, train_length=32, train_grid=((4, 16), (4, 32), (8, 32)),
-    gen_batch=4, gen_new_tokens=16, gen_grid=((4, 8), (4, 16), (8, 16)),
-    online_steps=2, online_batch=8, online_rollout_every=1, online_rollout_batch=8, online_repeats=2, memory_steps=2,
-    memory_repeats=1, threads=1,  # a smoke run: one thread, so a machine busy with other work does not stall it
+    repeats=3,
+    warmup=1,
+    grid_repeats=2,
+    train_batch=4,
+    train_length=32,
+    train_grid=((4, 16), (4, 32), (8, 32)),
+    gen_batch=4,
+    gen_new_tokens=16,
+    gen_grid=((4, 8), (4, 16), (8, 16)),
+    online_steps=2,
+    online_batch=8,
+    online_rollout_every=1,
+    online_rollout_batch=8,
+    online_repeats=2,
+    memory_steps=2,
+    memory_repeats=1,
+    threads=1,  # a smoke run: one thread, so a machine busy with other work does not stall it
 )
 DEFAULT = BenchSettings(
-    repeats=5, warmup=1, grid_repeats=3, train_batch=16, train_length=128,
+    repeats=5,
+    warmup=1,
+    grid_repeats=3,
+    train_batch=16,
+    train_length=128,
     train_grid=((16, 64), (16, 128), (16, 256), (8, 128), (32, 128)),
-    gen_batch=8, gen_new_tokens=128, gen_grid=((8, 64), (8, 128), (8, 256), (32, 128)),
-    online_steps=30, online_batch=64, online_rollout_every=10, online_rollout_batch=64, online_repeats=3,
-    memory_steps=3, memory_repeats=2,
+    gen_batch=8,
+    gen_new_tokens=128,
+    gen_grid=((8, 64), (8, 128), (8, 256), (32, 128)),
+    online_steps=30,
+    online_batch=64,
+    online_rollout_every=10,
+    online_rollout_batch=64,
+    online_repeats=3,
+    memory_steps=3,
+    memory_repeats=2,
 )
 
 
@@ -79,9 +103,17 @@ def make_model(settings: BenchSettings, device: torch.device, attn: str = "sdpa"
 
     torch.manual_seed(settings.seed)
     config = GPT2Config(
-        vocab_size=settings.vocab, n_layer=settings.n_layer, n_embd=settings.n_embd, n_head=settings.n_head,
-        n_positions=settings.max_positions, attn_pdrop=0.0, resid_pdrop=0.0, embd_pdrop=0.0,
-        bos_token_id=EOS_ID, eos_token_id=EOS_ID, pad_token_id=PAD_ID,
+        vocab_size=settings.vocab,
+        n_layer=settings.n_layer,
+        n_embd=settings.n_embd,
+        n_head=settings.n_head,
+        n_positions=settings.max_positions,
+        attn_pdrop=0.0,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        bos_token_id=EOS_ID,
+        eos_token_id=EOS_ID,
+        pad_token_id=PAD_ID,
     )
     model = GPT2LMHeadModel._from_config(config, attn_implementation=attn).to(device)
     model.config.bksp_token_id = settings.bksp_id
@@ -109,8 +141,15 @@ def summary(values: list[float], goal: str | None = None) -> dict:
         q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
     else:
         q1 = q3 = ordered[0]
-    out = {"median": statistics.median(ordered), "min": ordered[0], "max": ordered[-1], "q1": q1, "q3": q3,
-           "n": len(ordered), "values": [round(v, 6) for v in values]}
+    out = {
+        "median": statistics.median(ordered),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "q1": q1,
+        "q3": q3,
+        "n": len(ordered),
+        "values": [round(v, 6) for v in values],
+    }
     if goal is not None:
         op, bound = goal.split()
         out["goal"] = goal

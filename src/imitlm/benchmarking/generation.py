@@ -17,8 +17,9 @@ from imitlm.rollout.generate import generate_with_backspace
 GOAL = ">= 1.0"
 
 
-def measure_cell(model, settings: BenchSettings, batch_size: int, new_tokens: int, device: torch.device,
-                 repeats: int) -> dict[str, list[float]]:
+def measure_cell(
+    model, settings: BenchSettings, batch_size: int, new_tokens: int, device: torch.device, repeats: int
+) -> dict[str, list[float]]:
     """Interleaved runs; {'ours': tokens/s, 'hf': tokens/s, 'bksp_rate': share of `<bksp>` actions} per repeat."""
     generator = torch.Generator().manual_seed(settings.seed + batch_size + new_tokens)
     prompts = torch.randint(FIRST_ORDINARY, settings.bksp_id, (batch_size, settings.prompt_length), generator=generator)
@@ -29,16 +30,30 @@ def measure_cell(model, settings: BenchSettings, batch_size: int, new_tokens: in
     def ours():
         sampling = torch.Generator(device=device).manual_seed(settings.seed)
         result = generate_with_backspace(
-            model, prompt_lists, bksp_id=bksp, eos_id=-1, pad_id=PAD_ID, max_new_actions=new_tokens,
-            do_sample=True, allow_backspace=True, generator=sampling,
+            model,
+            prompt_lists,
+            bksp_id=bksp,
+            eos_id=-1,
+            pad_id=PAD_ID,
+            max_new_actions=new_tokens,
+            do_sample=True,
+            allow_backspace=True,
+            generator=sampling,
         )
         return sum(len(a) for a in result.actions), sum(a.count(bksp) for a in result.actions)
 
     def hf():
         out = model.generate(
-            input_ids=prompts_on_device, attention_mask=torch.ones_like(prompts_on_device), do_sample=True,
-            max_new_tokens=new_tokens, min_new_tokens=new_tokens, top_k=0, top_p=1.0, temperature=1.0,
-            pad_token_id=PAD_ID, eos_token_id=EOS_ID,
+            input_ids=prompts_on_device,
+            attention_mask=torch.ones_like(prompts_on_device),
+            do_sample=True,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            top_k=0,
+            top_p=1.0,
+            temperature=1.0,
+            pad_token_id=PAD_ID,
+            eos_token_id=EOS_ID,
         )
         return (out.shape[1] - prompts_on_device.shape[1]) * batch_size
 

@@ -43,16 +43,23 @@ def child(spec: dict) -> dict:
     from imitlm.benchmarking.common import make_model
     from imitlm.benchmarking.train_step import make_case, train_step
 
-    settings = BenchSettings(**{k: tuple(tuple(c) for c in v) if k.endswith("grid") else v
-                                for k, v in spec["settings"].items()})
+    settings = BenchSettings(
+        **{k: tuple(tuple(c) for c in v) if k.endswith("grid") else v for k, v in spec["settings"].items()}
+    )
     device = torch.device(spec["device"])
     torch.set_num_threads(1)  # children run side by side; memory does not depend on the thread count
     preset, data_share, policy_share = VARIANTS[spec["variant"]]
     B = settings.train_batch
     model = make_model(settings, device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    case = make_case(settings, preset, max(1, round(B * data_share)), settings.train_length, device,
-                     policy_rows=round(B * policy_share))
+    case = make_case(
+        settings,
+        preset,
+        max(1, round(B * data_share)),
+        settings.train_length,
+        device,
+        policy_rows=round(B * policy_share),
+    )
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -108,8 +115,13 @@ def bench_memory(settings: BenchSettings, device: torch.device, log=print) -> tu
     for _ in range(repeats):
         for name in VARIANTS:
             spec = json.dumps({"settings": settings_dict(settings), "device": str(device), "variant": name})
-            process = subprocess.Popen([sys.executable, "-m", "imitlm.benchmarking.memory", spec], env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "imitlm.benchmarking.memory", spec],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             children.append((name, process))
     results = {name: [] for name in VARIANTS}
     for name, process in children:
@@ -122,14 +134,19 @@ def bench_memory(settings: BenchSettings, device: torch.device, log=print) -> tu
     for name in [name for name in VARIANTS if name != BASELINE]:
         runs = results[name]
         ratios[f"peak_memory_ratio/{name}"] = summary(
-            [r["peak_bytes"] / b["peak_bytes"] for r, b in zip(runs, base)], GOAL if name != SAME_ROWS else None)
+            [r["peak_bytes"] / b["peak_bytes"] for r, b in zip(runs, base)], GOAL if name != SAME_ROWS else None
+        )
         ratios[f"peak_memory_increment_ratio/{name}"] = summary(
-            [max(r["peak_bytes"] - r["baseline_bytes"], 1) / max(b["peak_bytes"] - b["baseline_bytes"], 1)
-             for r, b in zip(runs, base)])
+            [
+                max(r["peak_bytes"] - r["baseline_bytes"], 1) / max(b["peak_bytes"] - b["baseline_bytes"], 1)
+                for r, b in zip(runs, base)
+            ]
+        )
     for name, runs in results.items():
         measurements[f"memory/peak_mib/{name}"] = summary([r["peak_bytes"] / 2**20 for r in runs])
         measurements[f"memory/step_increment_mib/{name}"] = summary(
-            [(r["peak_bytes"] - r["baseline_bytes"]) / 2**20 for r in runs])
+            [(r["peak_bytes"] - r["baseline_bytes"]) / 2**20 for r in runs]
+        )
     measurements["memory/how"] = results[BASELINE][0]["how"]
     return ratios, measurements
 

@@ -24,8 +24,9 @@ def resolve_device(name: str | None) -> torch.device:
     return torch.device(name)
 
 
-def run_bench(quick: bool = False, device: str | None = None, output: str | None = None,
-              sections=SECTIONS, log=print) -> dict:
+def run_bench(
+    quick: bool = False, device: str | None = None, output: str | None = None, sections=SECTIONS, log=print
+) -> dict:
     """Run the benchmark; returns the result dict (also written to `output` if given) and prints a table."""
     from imitlm.benchmarking.generation import bench_generation
     from imitlm.benchmarking.memory import bench_memory
@@ -36,8 +37,12 @@ def run_bench(quick: bool = False, device: str | None = None, output: str | None
     torch_device = resolve_device(device)
     started = time.perf_counter()
     ratios, measurements, seconds, errors = {}, {}, {}, {}
-    benches = {"train": bench_train_steps, "generation": bench_generation, "online": bench_online,
-               "memory": bench_memory}
+    benches = {
+        "train": bench_train_steps,
+        "generation": bench_generation,
+        "online": bench_online,
+        "memory": bench_memory,
+    }
     threads_before = torch.get_num_threads()
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
@@ -86,13 +91,17 @@ def _fmt(value: float) -> str:
 def format_table(result: dict) -> str:
     """Ratios first (goal and verdict where the issue set one), then the scaling sweeps."""
     machine = result["machine"]
-    lines = [f"imitlm bench on {machine['device']} ({machine['device_name']}, {machine['cpus_usable']} CPUs usable, "
-             f"{machine['torch_threads']} torch threads, torch {machine['torch']})",
-             f"{'ratio':58s} {'median':>8s} {'min':>8s} {'max':>8s}  goal"]
+    lines = [
+        f"imitlm bench on {machine['device']} ({machine['device_name']}, {machine['cpus_usable']} CPUs usable, "
+        f"{machine['torch_threads']} torch threads, torch {machine['torch']})",
+        f"{'ratio':58s} {'median':>8s} {'min':>8s} {'max':>8s}  goal",
+    ]
     ordered = sorted(result["ratios"].items(), key=lambda item: (item[0].startswith("scaling/"), item[0]))
     for name, stats in ordered:
         verdict = ""
         if "goal" in stats:
             verdict = f"{stats['goal']} {'ok' if stats['meets_goal'] else 'MISSED'}"
-        lines.append(f"{name:58s} {_fmt(stats['median']):>8s} {_fmt(stats['min']):>8s} {_fmt(stats['max']):>8s}  {verdict}")
+        lines.append(
+            f"{name:58s} {_fmt(stats['median']):>8s} {_fmt(stats['min']):>8s} {_fmt(stats['max']):>8s}  {verdict}"
+        )
     return "\n".join(lines)

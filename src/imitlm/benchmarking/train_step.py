@@ -94,14 +94,26 @@ def crop(batch: dict[str, torch.Tensor], width: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def make_case(settings: BenchSettings, preset_name: str, batch_size: int, length: int, device: torch.device,
-              policy_rows: int = 0, name: str | None = None) -> TrainCase:
-    """The batch a preset's training step sees: `batch_size` collated data rows (+ `policy_rows` replay rows if online)."""
+def make_case(
+    settings: BenchSettings,
+    preset_name: str,
+    batch_size: int,
+    length: int,
+    device: torch.device,
+    policy_rows: int = 0,
+    name: str | None = None,
+) -> TrainCase:
+    """The batch a preset's training step sees: `batch_size` collated data rows (+ `policy_rows` replay rows if
+    online)."""
     preset = get_preset(preset_name)
     bksp_id = settings.bksp_id if preset.backspace else None
     collator = ImitationCollator(
-        pad_id=PAD_ID, bksp_id=bksp_id, noise_prob=preset.noise_prob if preset.backspace else 0.0,
-        noise_token_ids=list(range(FIRST_ORDINARY, settings.bksp_id)), seed=settings.seed, eos_id=EOS_ID,
+        pad_id=PAD_ID,
+        bksp_id=bksp_id,
+        noise_prob=preset.noise_prob if preset.backspace else 0.0,
+        noise_token_ids=list(range(FIRST_ORDINARY, settings.bksp_id)),
+        seed=settings.seed,
+        eos_id=EOS_ID,
     )
     batch = crop(collator(data_rows(settings, batch_size, length, settings.seed + length)), length)
     if preset.online and policy_rows > 0:
@@ -111,13 +123,18 @@ def make_case(settings: BenchSettings, preset_name: str, batch_size: int, length
         batch = concat_batches(batch, replay.sample_batch(policy_rows, generator, PAD_ID), PAD_ID)
     counts = target_counts(batch)  # on the host, as the Trainer computes them
     return TrainCase(
-        name=name or preset_name, batch={k: v.to(device) for k, v in batch.items()}, counts=counts.to(device),
-        spec=preset.objective_spec(), bksp_id=bksp_id, tokens=int(batch["lengths"].sum()),
+        name=name or preset_name,
+        batch={k: v.to(device) for k, v in batch.items()},
+        counts=counts.to(device),
+        spec=preset.objective_spec(),
+        bksp_id=bksp_id,
+        tokens=int(batch["lengths"].sum()),
     )
 
 
-def equal_shape_case(settings: BenchSettings, preset_name: str, batch_size: int, length: int,
-                     device: torch.device) -> TrainCase:
+def equal_shape_case(
+    settings: BenchSettings, preset_name: str, batch_size: int, length: int, device: torch.device
+) -> TrainCase:
     """`batch_size` rows of `length` tokens: all data, or half data and half policy rows for online presets."""
     if get_preset(preset_name).online:
         half = max(batch_size // 2, 1)
@@ -128,8 +145,9 @@ def equal_shape_case(settings: BenchSettings, preset_name: str, batch_size: int,
 def train_step(model, optimizer, case: TrainCase, metric_sums: dict) -> torch.Tensor:
     """The trainer's loss step (`training.loss_step.imitation_forward`, as `ImitationTrainer.compute_loss` calls it)
     with its finiteness check and on-device metric sums, then backward and an optimiser step; returns the loss."""
-    loss, metrics, _ = imitation_forward(model, case.batch, case.spec, case.counts, bksp_id=case.bksp_id,
-                                         eos_id=case.eos_id, pad_id=case.pad_id)
+    loss, metrics, _ = imitation_forward(
+        model, case.batch, case.spec, case.counts, bksp_id=case.bksp_id, eos_id=case.eos_id, pad_id=case.pad_id
+    )
     if not bool(torch.isfinite(loss)):
         raise FloatingPointError(f"non-finite loss in the {case.name} step")
     for name, value in metrics.items():  # the trainer keeps its metric sums on the device
@@ -150,8 +168,17 @@ def hf_labels_step(model, optimizer, case: TrainCase) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
-def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, length: int, device: torch.device,
-                 repeats: int, presets=PRESETS, reference: bool = False) -> dict:
+def measure_cell(
+    model,
+    optimizer,
+    settings: BenchSettings,
+    batch_size: int,
+    length: int,
+    device: torch.device,
+    repeats: int,
+    presets=PRESETS,
+    reference: bool = False,
+) -> dict:
     """Seconds per token of each preset's step (interleaved, `repeats` rounds after warm-up).
 
     Returns {name: [seconds per token per repeat]}, `mle` first; with `reference`, also the plain HF step
@@ -159,8 +186,7 @@ def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, len
     """
     cases = {name: equal_shape_case(settings, name, batch_size, length, device) for name in presets}
     if reference:
-        cases[SAME_ROWS] = make_case(settings, FULL, batch_size, length, device, policy_rows=batch_size,
-                                     name=SAME_ROWS)
+        cases[SAME_ROWS] = make_case(settings, FULL, batch_size, length, device, policy_rows=batch_size, name=SAME_ROWS)
     steps = {name: (lambda c=case: train_step(model, optimizer, c, {})) for name, case in cases.items()}
     tokens = {name: case.tokens for name, case in cases.items()}
     if reference:
@@ -176,8 +202,10 @@ def measure_cell(model, optimizer, settings: BenchSettings, batch_size: int, len
                 per_token[name].append(seconds / tokens[name])
         if reference and round_index >= settings.warmup:
             for name, case in cases.items():
-                seconds, _ = timed(lambda c=case: make_layout(c.batch, bksp_id=c.bksp_id, eos_id=EOS_ID,
-                                                              pad_id=PAD_ID, dtype=dtype), device)
+                seconds, _ = timed(
+                    lambda c=case: make_layout(c.batch, bksp_id=c.bksp_id, eos_id=EOS_ID, pad_id=PAD_ID, dtype=dtype),
+                    device,
+                )
                 layout_seconds[name].append(seconds / case.tokens)
     if reference:
         per_token.update({f"layout_seconds/{name}": values for name, values in layout_seconds.items()})
@@ -203,7 +231,8 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
     for name, values in ratios_against_mle(main, PRESETS[1:] + (SAME_ROWS,)).items():
         ratios[f"train_step_ratio/{name}"] = summary(values, GOALS.get(name))
     ratios["train_step_ratio/mle_over_hf_labels_loss"] = summary(
-        [m / h for m, h in zip(main[BASELINE], main["hf_labels_loss"])])
+        [m / h for m, h in zip(main[BASELINE], main["hf_labels_loss"])]
+    )
     for name in PRESETS + (SAME_ROWS,):
         measurements[f"train_step/us_per_token/{name}"] = summary([1e6 * v for v in main[name]])
         share = [lay / step for lay, step in zip(main[f"layout_seconds/{name}"], main[name])]
@@ -218,5 +247,7 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
             per_token = measure_cell(model, optimizer, settings, b, t, device, settings.grid_repeats)
         for name, values in ratios_against_mle(per_token, PRESETS[1:]).items():
             ratios[f"scaling/train_step_ratio/{name}/{cell}"] = summary(values)
-        measurements[f"scaling/train_step_us_per_token/{BASELINE}/{cell}"] = summary([1e6 * v for v in per_token[BASELINE]])
+        measurements[f"scaling/train_step_us_per_token/{BASELINE}/{cell}"] = summary(
+            [1e6 * v for v in per_token[BASELINE]]
+        )
     return ratios, measurements

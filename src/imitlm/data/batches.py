@@ -36,7 +36,9 @@ def pad_batch(
     }
 
 
-def concat_batches(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor], pad_id: int) -> dict[str, torch.Tensor]:
+def concat_batches(
+    first: dict[str, torch.Tensor], second: dict[str, torch.Tensor], pad_id: int
+) -> dict[str, torch.Tensor]:
     """Stack two batches row-wise, right-padding the narrower one."""
     width = max(first["input_ids"].shape[1], second["input_ids"].shape[1])
 

@@ -8,8 +8,9 @@ from imitlm.errors import UserError
 
 def check_max_length(max_length: int, limit: int | None) -> None:
     if limit is not None and max_length > limit:
-        raise UserError(f"max_length={max_length} exceeds the model's maximum length {limit}; "
-                        f"set --max_length {limit} or less")
+        raise UserError(
+            f"max_length={max_length} exceeds the model's maximum length {limit}; set --max_length {limit} or less"
+        )
 
 
 def check_prompt_lengths(prompt_lengths: list[int], limit: int | None) -> None:
@@ -29,5 +30,7 @@ def check_backspace_rows(dataset, bksp_id: int, source: str = "training data") -
         for position, token in enumerate(row["completion_ids"]):
             depth += -1 if token == bksp_id else 1
             if depth < 0:
-                raise UserError(f"{source}: row {index} has a <bksp> at completion position {position} that would "
-                                "delete a prompt token; remove it or add the token it deletes")
+                raise UserError(
+                    f"{source}: row {index} has a <bksp> at completion position {position} that would "
+                    "delete a prompt token; remove it or add the token it deletes"
+                )

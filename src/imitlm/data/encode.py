@@ -38,6 +38,11 @@ def tokenize_rows(rows: datasets.Dataset, tokenizer, max_length: int, source: st
     if len(kept) == 0:
         raise UserError(f"every row of {source} is longer than max_length={max_length} tokens; raise --max_length")
     if len(kept) < len(encoded):
-        logger.warning("dropped %d of %d rows of %s longer than max_length=%d", len(encoded) - len(kept), len(encoded),
-                       source, max_length)
+        logger.warning(
+            "dropped %d of %d rows of %s longer than max_length=%d",
+            len(encoded) - len(kept),
+            len(encoded),
+            source,
+            max_length,
+        )
     return kept.add_column("example_index", list(range(len(kept))))

@@ -46,16 +46,24 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
     num_bksp = num_fixed = num_actions = 0
     examples: list[dict] = []
     for rate in FORCED_ERROR_RATES:
-        samples = generate_samples(model, tokenizer, prompts, max_new_tokens=24, force_prob=rate,
-                                   force_token_ids=digit_ids, seed=1)
+        samples = generate_samples(
+            model, tokenizer, prompts, max_new_tokens=24, force_prob=rate, force_token_ids=digit_ids, seed=1
+        )
         result[f"accuracy_forced_{rate}"] = accuracy([s.text for s in samples], references)
         for sample, reference in zip(samples, references):
             total, fixed = backspace_fixes(sample, reference, tokenizer, bksp)
             num_bksp, num_fixed, num_actions = num_bksp + total, num_fixed + fixed, num_actions + len(sample.actions)
             if total and len(examples) < 6:
                 trace = format_trace(tokenizer.convert_ids_to_tokens(sample.actions), vocab[bksp], color=False)
-                examples.append({"prompt": sample.prompt, "trace": trace, "reference": reference,
-                                 "correct": exact_match(sample.text, reference), "forced_error_rate": rate})
+                examples.append(
+                    {
+                        "prompt": sample.prompt,
+                        "trace": trace,
+                        "reference": reference,
+                        "correct": exact_match(sample.text, reference),
+                        "forced_error_rate": rate,
+                    }
+                )
         if rate == 0.0:
             result["accuracy_greedy"] = result.pop("accuracy_forced_0.0")
     result["backspace_examples"] = examples
@@ -75,8 +83,14 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
     result["self_bleu"] = sum(self_bleu(g, tokenize="char") for g in groups) / len(groups)
     if get_preset(preset).use_il:
         # Wulfmeier et al.'s reward analysis: do sequence returns rank correct answers above wrong ones?
-        scored = score_rows(model, tokenizer, prompts, [s.text or "0" for s in sampled],
-                            gamma=run_settings(model)["gamma"], tau=run_settings(model)["q_temperature"])
+        scored = score_rows(
+            model,
+            tokenizer,
+            prompts,
+            [s.text or "0" for s in sampled],
+            gamma=run_settings(model)["gamma"],
+            tau=run_settings(model)["q_temperature"],
+        )
         correct = [float(exact_match(s.text, r)) for s, r in zip(sampled, references)]
         result["reward_return_spearman"] = spearman([row["return"] for row in scored], correct)
     result["num_test_examples"] = len(prompts)

@@ -34,7 +34,8 @@ def train_timed(config_dict: dict) -> dict:
 
 
 def machine_description() -> str:
-    return f"{platform.machine()} {platform.processor() or ''} {torch.get_num_threads()} threads, torch {torch.__version__}".strip()
+    threads = torch.get_num_threads()
+    return f"{platform.machine()} {platform.processor() or ''} {threads} threads, torch {torch.__version__}".strip()
 
 
 def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
@@ -51,8 +52,14 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
         curves[preset] = timing["history"]
         print(f"[demo] evaluating {preset}", flush=True)
         metrics = evaluate_method(str(out / preset), settings, preset)
-        rows.append({"method": preset, **metrics, "train_seconds": round(timing["train_seconds"], 2),
-                     "rollout_seconds": round(timing["rollout_seconds"], 2)})
+        rows.append(
+            {
+                "method": preset,
+                **metrics,
+                "train_seconds": round(timing["train_seconds"], 2),
+                "rollout_seconds": round(timing["rollout_seconds"], 2),
+            }
+        )
     print("[demo] toy Markov chain (exact occupancies)", flush=True)
     toy = toy_results(quick)
     for row in rows:

@@ -22,21 +22,47 @@ class DemoSettings:
     rollout_batch_size: int = 64
 
 
-DEFAULT = DemoSettings(base_steps=2500, preset_steps=400, num_train_examples=20000, num_test_examples=500,
-                       num_diversity_prompts=40, samples_per_prompt=5, difficulty=0)
-QUICK = DemoSettings(base_steps=30, preset_steps=6, num_train_examples=512, num_test_examples=24,
-                     num_diversity_prompts=4, samples_per_prompt=3, batch_size=16, rollout_every=3,
-                     rollout_batch_size=16)
+DEFAULT = DemoSettings(
+    base_steps=2500,
+    preset_steps=400,
+    num_train_examples=20000,
+    num_test_examples=500,
+    num_diversity_prompts=40,
+    samples_per_prompt=5,
+    difficulty=0,
+)
+QUICK = DemoSettings(
+    base_steps=30,
+    preset_steps=6,
+    num_train_examples=512,
+    num_test_examples=24,
+    num_diversity_prompts=4,
+    samples_per_prompt=3,
+    batch_size=16,
+    rollout_every=3,
+    rollout_batch_size=16,
+)
 
 
 def base_config(settings: DemoSettings, output_dir: Path) -> dict:
     """The MLE base model from scratch, into ``output_dir/base``."""
-    return arithmetic_from_scratch(output_dir / "base", steps=settings.base_steps, batch_size=settings.batch_size,
-                                   num_train_examples=settings.num_train_examples, difficulty=settings.difficulty)
+    return arithmetic_from_scratch(
+        output_dir / "base",
+        steps=settings.base_steps,
+        batch_size=settings.batch_size,
+        num_train_examples=settings.num_train_examples,
+        difficulty=settings.difficulty,
+    )
 
 
 def preset_config(settings: DemoSettings, output_dir: Path, preset: str) -> dict:
     """``preset`` continuing from the base model, into ``output_dir/preset``."""
-    return continue_with_preset(base_config(settings, output_dir), output_dir / "base", output_dir / preset, preset,
-                                steps=settings.preset_steps, rollout_every=settings.rollout_every,
-                                rollout_batch_size=settings.rollout_batch_size)
+    return continue_with_preset(
+        base_config(settings, output_dir),
+        output_dir / "base",
+        output_dir / preset,
+        preset,
+        steps=settings.preset_steps,
+        rollout_every=settings.rollout_every,
+        rollout_batch_size=settings.rollout_batch_size,
+    )

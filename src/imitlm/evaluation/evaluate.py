@@ -17,8 +17,9 @@ from imitlm.tasks import arithmetic_rows
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
 
-def load_eval_rows(task: str | None, data: str | None, split: str, num_examples: int, seed: int, difficulty: int,
-                   tokenizer=None) -> datasets.Dataset:
+def load_eval_rows(
+    task: str | None, data: str | None, split: str, num_examples: int, seed: int, difficulty: int, tokenizer=None
+) -> datasets.Dataset:
     if data is not None:
         rows = to_prompt_completion(load_raw_dataset(data), tokenizer, source=data)
     elif task == "arithmetic":
@@ -31,20 +32,41 @@ def load_eval_rows(task: str | None, data: str | None, split: str, num_examples:
 def completion_nll(model, tokenizer, rows, batch_size: int = 64) -> tuple[float, int]:
     """Summed negative log-likelihood of the reference completions (+EOS) and their token count."""
     total, count = 0.0, 0
-    for _, _, layout, logits in teacher_forced(model, tokenizer, list(rows["prompt"]), list(rows["completion"]),
-                                               batch_size):
+    for _, _, layout, logits in teacher_forced(
+        model, tokenizer, list(rows["prompt"]), list(rows["completion"]), batch_size
+    ):
         picked = log_policy(logits, layout.targets)  # (B, T) log pi(a_t | s_t)
         total -= float(picked[layout.target_mask].sum())
         count += int(layout.target_mask.sum())
     return total, count
 
 
-def evaluate(model, tokenizer, rows, *, max_new_tokens: int = 32, batch_size: int = 64, do_sample: bool = False,
-             temperature: float = 1.0, seed: int = 0, force_prob: float = 0.0, force_token_ids=None) -> dict:
+def evaluate(
+    model,
+    tokenizer,
+    rows,
+    *,
+    max_new_tokens: int = 32,
+    batch_size: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    seed: int = 0,
+    force_prob: float = 0.0,
+    force_token_ids=None,
+) -> dict:
     prompts, references = list(rows["prompt"]), list(rows["completion"])
-    samples = generate_samples(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                               do_sample=do_sample, temperature=temperature, seed=seed, force_prob=force_prob,
-                               force_token_ids=force_token_ids)
+    samples = generate_samples(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        do_sample=do_sample,
+        temperature=temperature,
+        seed=seed,
+        force_prob=force_prob,
+        force_token_ids=force_token_ids,
+    )
     bksp = bksp_id_of(model)
     num_actions = sum(len(s.actions) for s in samples)
     nll, tokens = completion_nll(model, tokenizer, rows, batch_size)

@@ -54,11 +54,22 @@ def generate_samples(
     for start in range(0, len(prompts), batch_size):
         chunk = prompts[start : start + batch_size]
         result = generate_with_backspace(
-            model, encoded[start : start + batch_size], bksp_id=bksp_id if bksp_id is not None else -1,
-            eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id, max_new_actions=max_new_tokens,
-            max_state_length=max_state_length, do_sample=do_sample, temperature=temperature, top_k=top_k,
-            top_p=top_p, generator=generator, allow_backspace=bksp_id is not None, force_prob=force_prob,
-            force_token_ids=force_token_ids, block_undo=not do_sample,  # greedy would loop on x <bksp> x ...
+            model,
+            encoded[start : start + batch_size],
+            bksp_id=bksp_id if bksp_id is not None else -1,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=tokenizer.pad_token_id,
+            max_new_actions=max_new_tokens,
+            max_state_length=max_state_length,
+            do_sample=do_sample,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+            allow_backspace=bksp_id is not None,
+            force_prob=force_prob,
+            force_token_ids=force_token_ids,
+            block_undo=not do_sample,  # greedy would loop on x <bksp> x ...
         )
         for prompt, final_ids, actions, finished in zip(chunk, result.final_ids, result.actions, result.finished):
             text = tokenizer.decode(list(final_ids), skip_special_tokens=True)

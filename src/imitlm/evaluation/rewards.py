@@ -11,8 +11,16 @@ from imitlm.objectives import log_policy, sequence_returns, token_rewards
 DEFAULT_GAMMA = 0.998
 
 
-def score_rows(model, tokenizer, prompts: list[str], completions: list[str], *, gamma: float, tau: float = 1.0,
-               batch_size: int = 32) -> list[dict]:
+def score_rows(
+    model,
+    tokenizer,
+    prompts: list[str],
+    completions: list[str],
+    *,
+    gamma: float,
+    tau: float = 1.0,
+    batch_size: int = 32,
+) -> list[dict]:
     """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`."""
     results = []
     for start, actions, layout, logits in teacher_forced(model, tokenizer, prompts, completions, batch_size):
@@ -21,14 +29,16 @@ def score_rows(model, tokenizer, prompts: list[str], completions: list[str], *, 
         log_probs = log_policy(logits, layout.targets, tau)  # (B, T)
         for row, acts in enumerate(actions):
             mask = layout.target_mask[row]
-            results.append({
-                "prompt": prompts[start + row],
-                "completion": completions[start + row],
-                "tokens": tokenizer.convert_ids_to_tokens(acts),
-                "rewards": [round(float(r), 6) for r in rewards[row][mask]],
-                "return": float(returns[row]),
-                "log_likelihood": float(log_probs[row][mask].sum()),
-            })
+            results.append(
+                {
+                    "prompt": prompts[start + row],
+                    "completion": completions[start + row],
+                    "tokens": tokenizer.convert_ids_to_tokens(acts),
+                    "rewards": [round(float(r), 6) for r in rewards[row][mask]],
+                    "return": float(returns[row]),
+                    "log_likelihood": float(log_probs[row][mask].sum()),
+                }
+            )
     return results
 
 
@@ -40,8 +50,15 @@ def write_rewards(args) -> None:
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)
     tau = setting(args.q_temperature, model, "q_temperature", 1.0)
-    results = score_rows(model, tokenizer, list(rows["prompt"]), list(rows["completion"]), gamma=gamma, tau=tau,
-                         batch_size=args.batch_size)
+    results = score_rows(
+        model,
+        tokenizer,
+        list(rows["prompt"]),
+        list(rows["completion"]),
+        gamma=gamma,
+        tau=tau,
+        batch_size=args.batch_size,
+    )
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for result in results:

@@ -15,8 +15,9 @@ from imitlm.objectives import mask_illegal_bksp
 
 
 @torch.no_grad()
-def teacher_forced(model, tokenizer, prompts: list[str], completions: list[str],
-                   batch_size: int) -> Iterator[tuple[int, list[list[int]], Layout, torch.Tensor]]:
+def teacher_forced(
+    model, tokenizer, prompts: list[str], completions: list[str], batch_size: int
+) -> Iterator[tuple[int, list[list[int]], Layout, torch.Tensor]]:
     """Yield ``(start, actions, layout, logits)`` for each batch of rows ``start .. start + len(actions)``.
 
     ``actions`` are the completion ids + EOS of each row; ``logits`` (B, T, V) in float32 read as Q(s_t, .), with
@@ -30,5 +31,7 @@ def teacher_forced(model, tokenizer, prompts: list[str], completions: list[str],
         batch = pad_batch(prompt_ids, actions, pad)
         layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=model_dtype(model))
         # V, log pi and r over the legal actions, as in training and sampling: no <bksp> at the prompt
-        logits = mask_illegal_bksp(model(**layout.model_inputs()).logits.float(), layout.bksp_illegal, bksp)  # (B, T, V)
+        logits = mask_illegal_bksp(
+            model(**layout.model_inputs()).logits.float(), layout.bksp_illegal, bksp
+        )  # (B, T, V)
         yield start, actions, layout, logits

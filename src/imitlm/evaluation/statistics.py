@@ -13,7 +13,7 @@ from scipy import stats
 
 
 def _interval_key(level: float) -> str:
-    """"ci95" for level 0.95, "ci90" for 0.9, ..."""
+    """ "ci95" for level 0.95, "ci90" for 0.9, ..."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     return f"ci{100 * level:g}"
@@ -85,10 +85,12 @@ def paired_bootstrap(a, b, num_resamples: int = 2000, seed: int = 0, level: floa
     question_indices = rng.integers(num_questions, size=(num_resamples, num_questions))  # (R, Q)
     # mean(d[s][:, q]) = sum_{i,j} c_s[i] d[i, j] c_q[j] / (S Q), with c the draw counts: no (R, S, Q) array
     offsets = np.arange(num_resamples)[:, None]
-    seed_counts = np.bincount((offsets * num_seeds + seed_indices).ravel(),
-                              minlength=num_resamples * num_seeds).reshape(num_resamples, num_seeds)  # (R, S)
-    question_counts = np.bincount((offsets * num_questions + question_indices).ravel(),
-                                  minlength=num_resamples * num_questions).reshape(num_resamples, num_questions)
+    seed_counts = np.bincount(
+        (offsets * num_seeds + seed_indices).ravel(), minlength=num_resamples * num_seeds
+    ).reshape(num_resamples, num_seeds)  # (R, S)
+    question_counts = np.bincount(
+        (offsets * num_questions + question_indices).ravel(), minlength=num_resamples * num_questions
+    ).reshape(num_resamples, num_questions)
     resampled = ((seed_counts @ difference) * question_counts).sum(1) / (num_seeds * num_questions)  # (R,)
     low, high = np.quantile(resampled, [(1 - level) / 2, (1 + level) / 2])
     return {

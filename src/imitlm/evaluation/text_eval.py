@@ -17,6 +17,7 @@ from imitlm.evaluation.metrics import distinct_n, perplexity, self_bleu
 
 def split_plain_text(rows, tokenizer, prompt_tokens: int):
     """Rows with an empty prompt become (first `prompt_tokens` tokens, the rest)."""
+
     def split(row):
         if row["prompt"]:
             return row
@@ -40,8 +41,9 @@ def last_token_features(texts: list[str], model_dir: str, batch_size: int = 16, 
     model = AutoModel.from_pretrained(model_dir).eval()
     features = []
     for start in range(0, len(texts), batch_size):
-        batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True, truncation=True,
-                          max_length=max_length)
+        batch = tokenizer(
+            texts[start : start + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=max_length
+        )
         hidden = model(**batch).last_hidden_state  # (B, T, H)
         last = batch["attention_mask"].sum(dim=1) - 1  # (B,)
         features.append(hidden[torch.arange(hidden.shape[0]), last])
@@ -59,11 +61,29 @@ def mauve_score(generations: list[str], references: list[str], features_model: s
     return float(mauve.compute_mauve(p_features=p, q_features=q, num_buckets=num_buckets, verbose=False).mauve)
 
 
-def evaluate_text(model, tokenizer, rows, *, prompt_tokens: int = 8, max_new_tokens: int = 64, batch_size: int = 32,
-                  temperature: float = 1.0, seed: int = 0, mauve_features_model: str | None = None) -> dict:
+def evaluate_text(
+    model,
+    tokenizer,
+    rows,
+    *,
+    prompt_tokens: int = 8,
+    max_new_tokens: int = 64,
+    batch_size: int = 32,
+    temperature: float = 1.0,
+    seed: int = 0,
+    mauve_features_model: str | None = None,
+) -> dict:
     rows = split_plain_text(rows, tokenizer, prompt_tokens)
-    samples = generate_samples(model, tokenizer, list(rows["prompt"]), max_new_tokens=max_new_tokens,
-                               batch_size=batch_size, do_sample=True, temperature=temperature, seed=seed)
+    samples = generate_samples(
+        model,
+        tokenizer,
+        list(rows["prompt"]),
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        do_sample=True,
+        temperature=temperature,
+        seed=seed,
+    )
     generations = [s.text for s in samples]
     nll, tokens = completion_nll(model, tokenizer, rows, batch_size)
     result = {

@@ -100,8 +100,9 @@ PRESETS: dict[str, Preset] = {
 
 def preset_names(**fields) -> tuple[str, ...]:
     """Names of the presets whose fields equal ``fields``, in registry order (e.g. ``online=True``)."""
-    return tuple(name for name, preset in PRESETS.items()
-                 if all(getattr(preset, key) == value for key, value in fields.items()))
+    return tuple(
+        name for name, preset in PRESETS.items() if all(getattr(preset, key) == value for key, value in fields.items())
+    )
 
 
 def get_preset(name: str) -> Preset:

@@ -68,8 +68,9 @@ def plot_curves(curves: dict[str, list[dict]], path: Path) -> None:
         steps = [row["step"] for row in history if "objective/mle" in row]
         if not steps:
             continue
-        axes[0 if name == "base" else 1].plot(steps, [row["objective/mle"] for row in history if "objective/mle" in row],
-                                              label=name)
+        axes[0 if name == "base" else 1].plot(
+            steps, [row["objective/mle"] for row in history if "objective/mle" in row], label=name
+        )
     axes[0].set_title("base model: MLE loss")
     axes[1].set_title("continued training: data NLL (objective/mle)")
     for ax in axes:
@@ -112,7 +113,9 @@ def write_report(results: dict, out: Path) -> str:
     for row in rows:
         for example in row.get("backspace_examples", [])[:3]:
             mark = "correct" if example["correct"] else "wrong"
-            lines.append(f"- {row['method']} (q={example['forced_error_rate']}): `{example['prompt']}` -> "
-                         f"{example['trace']} (reference {example['reference']}, {mark})")
+            lines.append(
+                f"- {row['method']} (q={example['forced_error_rate']}): `{example['prompt']}` -> "
+                f"{example['trace']} (reference {example['reference']}, {mark})"
+            )
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return table

@@ -74,9 +74,17 @@ def collect_rollouts(
     model.eval()
     start = time.perf_counter()
     result = generate_with_backspace(
-        model, prompts, bksp_id=bksp_id if bksp_id is not None else -1, eos_id=eos_id, pad_id=pad_id,
-        max_new_actions=max_new_tokens, max_state_length=max_state_length, do_sample=True,
-        temperature=temperature, generator=generator, allow_backspace=bksp_id is not None,
+        model,
+        prompts,
+        bksp_id=bksp_id if bksp_id is not None else -1,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        max_new_actions=max_new_tokens,
+        max_state_length=max_state_length,
+        do_sample=True,
+        temperature=temperature,
+        generator=generator,
+        allow_backspace=bksp_id is not None,
         synced_ranks=synced_ranks,
     )
     seconds = time.perf_counter() - start

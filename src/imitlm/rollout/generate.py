@@ -91,8 +91,9 @@ def generate_with_backspace(
         raise ValueError("force_prob > 0 needs force_token_ids")
     device = model.device if hasattr(model, "device") else next(model.parameters()).device
     generator = generator_on(generator, device)
-    state, prefill_inputs = BackspaceState.prefill(prompts, pad_id=pad_id, max_new_actions=max_new_actions,
-                                                   dtype=model_dtype(model), device=device)
+    state, prefill_inputs = BackspaceState.prefill(
+        prompts, pad_id=pad_id, max_new_actions=max_new_actions, dtype=model_dtype(model), device=device
+    )
     processors = [BackspaceMask(bksp_id, allow_backspace)] + ([BlockUndo()] if block_undo else [])
     forcing = ForcedErrors(force_prob, force_token_ids, bksp_id, device) if force_prob > 0 else None
 
@@ -126,8 +127,9 @@ def generate_with_backspace(
         actions[:, step] = action
         n_actions += active
         is_eos = active & (action == eos_id)
-        next_input = state.push_pop(action, active, step, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id,
-                                    bksp_possible=bksp_possible)
+        next_input = state.push_pop(
+            action, active, step, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id, bksp_possible=bksp_possible
+        )
         finished |= is_eos
         active = active & ~is_eos
         if max_state_length is not None:
@@ -154,5 +156,6 @@ def _results(actions, forced, n_actions, finished, logit_steps, bksp_id: int) ->
     if logit_steps is not None:
         stacked = torch.stack(logit_steps, 1)  # (B, steps, V)
         res_logits = [stacked[b, : counts[b]] for b in range(len(counts))]
-    return GenerationResult(actions=res_actions, final_ids=res_final, finished=finished.tolist(), forced=res_forced,
-                            logits=res_logits)
+    return GenerationResult(
+        actions=res_actions, final_ids=res_final, finished=finished.tolist(), forced=res_forced, logits=res_logits
+    )

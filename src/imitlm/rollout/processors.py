@@ -45,7 +45,7 @@ class BlockUndo:
 
 
 class ForcedErrors:
-    """"Forced error" evaluation: with probability ``prob`` per step a row's chosen action is replaced by a uniform
+    """ "Forced error" evaluation: with probability ``prob`` per step a row's chosen action is replaced by a uniform
     draw from ``token_ids`` other than the chosen action (and other than an illegal `<bksp>`).
 
     Applied to actions, after sampling; returns ``(actions, forced)`` with ``forced`` (B,) bool.
@@ -58,8 +58,9 @@ class ForcedErrors:
     def may_backspace(self) -> bool:
         return bool((self.token_ids == self.bksp_id).any())
 
-    def __call__(self, state: BackspaceState, action: torch.Tensor, active: torch.Tensor,
-                 generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, state: BackspaceState, action: torch.Tensor, active: torch.Tensor, generator: torch.Generator | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         ids = self.token_ids
         candidates = ids[None, :] != action[:, None]  # (B, F)
         candidates &= ~((ids[None, :] == self.bksp_id) & state.completion_empty[:, None])

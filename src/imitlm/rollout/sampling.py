@@ -29,7 +29,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(remove, float("-inf"))
 
 
-def process_logits(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+def process_logits(
+    logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0
+) -> torch.Tensor:
     """Temperature, then top-k, then top-p (the order of Hugging Face's ``generate``)."""
     if temperature <= 0:
         raise ValueError("temperature must be > 0 (use do_sample=False for greedy)")

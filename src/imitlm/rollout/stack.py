@@ -40,8 +40,9 @@ class BackspaceState:
     prompt_width: int  # P: prompts are left-padded to this width, actions take slots P, P + 1, ...
 
     @classmethod
-    def prefill(cls, prompts: Sequence[Sequence[int]], *, pad_id: int, max_new_actions: int, dtype: torch.dtype,
-                device) -> tuple[BackspaceState, dict[str, torch.Tensor]]:
+    def prefill(
+        cls, prompts: Sequence[Sequence[int]], *, pad_id: int, max_new_actions: int, dtype: torch.dtype, device
+    ) -> tuple[BackspaceState, dict[str, torch.Tensor]]:
         """The state after the (left-padded) prompts, and the prefill's model inputs (ids, 4D mask, positions)."""
         min_value = torch.finfo(dtype).min
         B = len(prompts)
@@ -67,9 +68,15 @@ class BackspaceState:
         # row b's prompt occupies slots offset_b .. P-1 at depths 0 .. len_b - 1 (entries at depths >= the row's
         # state length are never read before being written)
         stack[:, :P] = (ar[None, :] + offset[:, None]).clamp(max=P - 1)
-        state = cls(slot_token=slot_token, mask=mask, stack=stack, depth=prompt_lengths.clone(),
-                    prompt_lengths=prompt_lengths, just_deleted=torch.full((B,), -1, dtype=torch.long, device=device),
-                    prompt_width=P)
+        state = cls(
+            slot_token=slot_token,
+            mask=mask,
+            stack=stack,
+            depth=prompt_lengths.clone(),
+            prompt_lengths=prompt_lengths,
+            just_deleted=torch.full((B,), -1, dtype=torch.long, device=device),
+            prompt_width=P,
+        )
         return state, {"input_ids": input_ids, "attention_mask": prefill_mask, "position_ids": position_ids}
 
     @property
@@ -77,8 +84,17 @@ class BackspaceState:
         """(B,) bool: the state is the prompt alone, so `<bksp>` is illegal."""
         return self.depth <= self.prompt_lengths
 
-    def push_pop(self, action: torch.Tensor, active: torch.Tensor, step: int, *, bksp_id: int, eos_id: int,
-                 pad_id: int, bksp_possible: bool) -> torch.Tensor:
+    def push_pop(
+        self,
+        action: torch.Tensor,
+        active: torch.Tensor,
+        step: int,
+        *,
+        bksp_id: int,
+        eos_id: int,
+        pad_id: int,
+        bksp_possible: bool,
+    ) -> torch.Tensor:
         """Apply one action per row (B,) at cache slot ``P + step``; returns the token each row feeds next."""
         new_slot = self.prompt_width + step
         is_eos = active & (action == eos_id)

@@ -26,5 +26,7 @@ def load_task_rows(config, tokenizer=None) -> tuple[datasets.Dataset, datasets.D
     evaluation = None
     if config.dataset_test_split:
         raw_eval = load_raw_dataset(config.dataset_name, config.dataset_test_split, config.dataset_config)
-        evaluation = to_prompt_completion(raw_eval, tokenizer, source=f"{config.dataset_name}:{config.dataset_test_split}")
+        evaluation = to_prompt_completion(
+            raw_eval, tokenizer, source=f"{config.dataset_name}:{config.dataset_test_split}"
+        )
     return train, evaluation

@@ -38,7 +38,9 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
             raise UserError(f"no jsonl/csv/parquet files in {path}; point --dataset_name at a data file or folder")
         suffixes = {p.suffix for p in files}
         if len({LOCAL_FORMATS.get(s) for s in suffixes}) != 1 or None in {LOCAL_FORMATS.get(s) for s in suffixes}:
-            raise UserError(f"{path}: unsupported or mixed file types {sorted(suffixes)}; use one of jsonl, csv, parquet")
+            raise UserError(
+                f"{path}: unsupported or mixed file types {sorted(suffixes)}; use one of jsonl, csv, parquet"
+            )
         builder = LOCAL_FORMATS[files[0].suffix]
         if all(f.stat().st_size == 0 for f in files):
             raise UserError(f"{path} is empty; give a dataset with at least one row")
@@ -69,8 +71,10 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
         rows = dataset.map(lambda row: {"prompt": "", "completion": row["text"]}, remove_columns=dataset.column_names)
     elif "messages" in columns:
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
-            raise UserError(f"{source} has chat `messages` but the tokenizer has no chat template; use a chat model's "
-                            "tokenizer or convert the rows to prompt/completion")
+            raise UserError(
+                f"{source} has chat `messages` but the tokenizer has no chat template; use a chat model's "
+                "tokenizer or convert the rows to prompt/completion"
+            )
 
         def render(row):
             messages = row["messages"]
@@ -81,7 +85,9 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
 
         rows = dataset.map(render, remove_columns=dataset.column_names)
     else:
-        raise UserError(f"{source} has columns {sorted(columns)}; it needs `text`, `prompt` and `completion`, or `messages`")
+        raise UserError(
+            f"{source} has columns {sorted(columns)}; it needs `text`, `prompt` and `completion`, or `messages`"
+        )
     for i, row in enumerate(rows):
         if not isinstance(row["completion"], str) or not row["completion"].strip():
             raise UserError(f"{source}: row {i} has an empty completion; remove it or fill it in")

@@ -215,7 +215,9 @@ def fit_tabular_q(
     if optimizer not in ("auto", "adam"):
         raise ValueError(f"optimizer must be 'auto' or 'adam', got {optimizer!r}")
     g = torch.Generator().manual_seed(seed)
-    q_table = (0.01 * torch.randn(chain.num_states, chain.num_actions, generator=g, dtype=torch.float64)).requires_grad_()
+    q_table = (
+        0.01 * torch.randn(chain.num_states, chain.num_actions, generator=g, dtype=torch.float64)
+    ).requires_grad_()
 
     def policy_weight() -> Tensor | None:
         if not spec.use_mixture:
@@ -232,8 +234,13 @@ def fit_tabular_q(
             adam.step()
     else:
         lbfgs = torch.optim.LBFGS(
-            [q_table], lr=1.0, max_iter=steps, tolerance_grad=1e-12, tolerance_change=1e-14,
-            history_size=50, line_search_fn="strong_wolfe",
+            [q_table],
+            lr=1.0,
+            max_iter=steps,
+            tolerance_grad=1e-12,
+            tolerance_change=1e-14,
+            history_size=50,
+            line_search_fn="strong_wolfe",
         )
 
         def closure() -> Tensor:

@@ -58,8 +58,10 @@ def raise_non_finite(step: int, metrics: dict[str, torch.Tensor], output_dir: st
     bad = [name for name, value in metrics.items() if not bool(torch.isfinite(value).all())]
     terms = [name for name in bad if name not in ("objective/loss", "objective/il")] or bad  # the parts, not the sums
     kept = kept_message(output_dir, before_step=step)  # checkpoint-{step} holds the weights that failed
-    raise NonFiniteError(f"non-finite {what} at step {step} (non-finite terms: {', '.join(terms) or 'none'}); {kept}; "
-                         "lower --learning_rate or --td_weight, or check the data")
+    raise NonFiniteError(
+        f"non-finite {what} at step {step} (non-finite terms: {', '.join(terms) or 'none'}); {kept}; "
+        "lower --learning_rate or --td_weight, or check the data"
+    )
 
 
 def check_finite_weights(model, step: int, output_dir: str) -> None:
@@ -67,8 +69,10 @@ def check_finite_weights(model, step: int, output_dir: str) -> None:
     for name, param in model.named_parameters():
         if not bool(torch.isfinite(param).all()):
             kept = kept_message(output_dir)
-            raise NonFiniteError(f"non-finite weights at step {step} (first in {name}); {kept}; "
-                                 "lower --learning_rate or set --max_grad_norm")
+            raise NonFiniteError(
+                f"non-finite weights at step {step} (first in {name}); {kept}; "
+                "lower --learning_rate or set --max_grad_norm"
+            )
 
 
 class NonFiniteGradientCheck(TrainerCallback):
@@ -80,5 +84,7 @@ class NonFiniteGradientCheck(TrainerCallback):
         bad = [name for name, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
         if bad:
             kept = kept_message(args.output_dir, before_step=state.global_step)
-            raise NonFiniteError(f"non-finite gradients at step {state.global_step} (first in {bad[0]}); {kept}; "
-                                 "lower --learning_rate or set --max_grad_norm")
+            raise NonFiniteError(
+                f"non-finite gradients at step {state.global_step} (first in {bad[0]}); {kept}; "
+                "lower --learning_rate or set --max_grad_norm"
+            )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from transformers import TrainerCallback
@@ -35,8 +35,13 @@ class ImitationCollator:
             # Noise depends on (seed, epoch, example) only: fresh every epoch, and a resumed run sees the same batches.
             generator = torch.Generator().manual_seed(noise_seed(self.seed, self.epoch, int(row["example_index"])))
             acts, noise = augment_with_noise(
-                completion, self.noise_prob, self.bksp_id, generator,
-                sampler=self.noise_sampler, noise_token_ids=self.noise_token_ids, eos_id=self.eos_id,
+                completion,
+                self.noise_prob,
+                self.bksp_id,
+                generator,
+                sampler=self.noise_sampler,
+                noise_token_ids=self.noise_token_ids,
+                eos_id=self.eos_id,
             )
             actions.append(list(acts))
             flags.append([bool(f) for f in noise])

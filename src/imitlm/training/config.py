@@ -31,10 +31,14 @@ def check_attention(attn_implementation: str, backspace: bool) -> None:
     if name in MASK_ATTENTION or ("flash" in name and not backspace):
         return
     if "flash" in name:
-        raise UserError(f"attn_implementation {name!r} ignores the 4D attention mask that <bksp> training needs; "
-                        f"use one of: {', '.join(MASK_ATTENTION)}")
-    raise UserError(f"unknown attn_implementation {name!r}; use one of: {', '.join(MASK_ATTENTION)}"
-                    + ("" if backspace else " (or a flash_attention kernel without <bksp>)"))
+        raise UserError(
+            f"attn_implementation {name!r} ignores the 4D attention mask that <bksp> training needs; "
+            f"use one of: {', '.join(MASK_ATTENTION)}"
+        )
+    raise UserError(
+        f"unknown attn_implementation {name!r}; use one of: {', '.join(MASK_ATTENTION)}"
+        + ("" if backspace else " (or a flash_attention kernel without <bksp>)")
+    )
 
 
 @dataclass
@@ -44,23 +48,31 @@ class ImitConfig(TrainingArguments):
     # --- model -------------------------------------------------------------------------------
     model_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "Pretrained model: a Hugging Face hub name or a local directory (loaded with from_pretrained). "
-                  "Leave empty to train from scratch with `model_config`."},
+        metadata={
+            "help": "Pretrained model: a Hugging Face hub name or a local directory (loaded with from_pretrained). "
+            "Leave empty to train from scratch with `model_config`."
+        },
     )
     model_config: dict[str, Any] | None = field(
         default=None,
-        metadata={"help": "Model architecture for training from scratch, e.g. {model_type: gpt2, n_layer: 2, n_embd: 64} "
-                  "(any transformers causal-LM family: gpt2, llama, qwen2, ...). Set in YAML."},
+        metadata={
+            "help": "Model architecture for training from scratch, e.g. {model_type: gpt2, n_layer: 2, n_embd: 64} "
+            "(any transformers causal-LM family: gpt2, llama, qwen2, ...). Set in YAML."
+        },
     )
     tokenizer_name_or_path: str | None = field(
         default=None,
-        metadata={"help": "Tokenizer (hub name or directory). Default: the model's own, or the task's character-level "
-                  "tokenizer when training from scratch."},
+        metadata={
+            "help": "Tokenizer (hub name or directory). Default: the model's own, or the task's character-level "
+            "tokenizer when training from scratch."
+        },
     )
     attn_implementation: str = field(
         default="sdpa",
-        metadata={"help": "Attention kernel: sdpa, eager or flex_attention. With <bksp> (mle_bksp, sequencematch, or a "
-                  "model that has the token) flash-attention kernels are refused: they ignore the layout's 4D mask."},
+        metadata={
+            "help": "Attention kernel: sdpa, eager or flex_attention. With <bksp> (mle_bksp, sequencematch, or a "
+            "model that has the token) flash-attention kernels are refused: they ignore the layout's 4D mask."
+        },
     )
     use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
@@ -73,8 +85,10 @@ class ImitConfig(TrainingArguments):
     task: str = field(default="arithmetic", metadata={"help": f"Task: one of {', '.join(TASKS)}."})
     dataset_name: str | None = field(
         default=None,
-        metadata={"help": "For --task text: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder with "
-                  "`text`, `prompt`/`completion` or chat `messages` columns."},
+        metadata={
+            "help": "For --task text: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder with "
+            "`text`, `prompt`/`completion` or chat `messages` columns."
+        },
     )
     dataset_config: str | None = field(default=None, metadata={"help": "Dataset configuration name (hub datasets)."})
     dataset_train_split: str = field(default="train", metadata={"help": "Split used for training."})
@@ -82,57 +96,84 @@ class ImitConfig(TrainingArguments):
     num_train_examples: int = field(default=20000, metadata={"help": "Arithmetic: number of training questions."})
     num_eval_examples: int = field(default=200, metadata={"help": "Arithmetic: number of validation questions."})
     difficulty: int = field(
-        default=1, metadata={"help": "Arithmetic difficulty 0 (short numbers) .. 3 (mathematics_dataset training range)."}
+        default=1,
+        metadata={"help": "Arithmetic difficulty 0 (short numbers) .. 3 (mathematics_dataset training range)."},
     )
     task_seed: int = field(default=0, metadata={"help": "Seed of the task's question generator."})
-    max_length: int = field(default=128, metadata={"help": "Maximum tokens of prompt + completion; longer rows are dropped."})
+    max_length: int = field(
+        default=128, metadata={"help": "Maximum tokens of prompt + completion; longer rows are dropped."}
+    )
     # --- objective (DESIGN sec 3) -----------------------------------------------------------
     objective: str = field(default=BASELINE, metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
     divergence: str | None = field(
         default=None,
-        metadata={"help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}. Without --td_weight "
-                  "the c*E[r^2] term is off for all but chi2. tv trains to the same optimum as MLE (its gradient-form "
-                  "continuation has slope 1 wherever r < 1/2). forward_kl, js and hellinger clamp phi' at --max_slope, "
-                  "which moves their optimum (pi/p_D capped near max_slope); kl is not clamped."},
+        metadata={
+            "help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}. Without --td_weight "
+            "the c*E[r^2] term is off for all but chi2. tv trains to the same optimum as MLE (its gradient-form "
+            "continuation has slope 1 wherever r < 1/2). forward_kl, js and hellinger clamp phi' at --max_slope, "
+            "which moves their optimum (pi/p_D capped near max_slope); kl is not clamped."
+        },
     )
     max_slope: float = field(
         default=10.0,
-        metadata={"help": "Clamp M of phi' for forward_kl, js and hellinger (IQ-Learn's gradient form below the point "
-                  "where phi' = M); caps the model/data occupancy ratio the objective can express at about M. > 1."},
+        metadata={
+            "help": "Clamp M of phi' for forward_kl, js and hellinger (IQ-Learn's gradient form below the point "
+            "where phi' = M); caps the model/data occupancy ratio the objective can express at about M. > 1."
+        },
     )
     gamma: float | None = field(default=None, metadata={"help": "Discount factor gamma in (0, 1]. Default: preset's."})
     td_weight: float | None = field(
         default=None,
-        metadata={"help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: the "
-                  "preset's with chi2, 0 with any other --divergence."},
+        metadata={
+            "help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: the "
+            "preset's with chi2, 0 with any other --divergence."
+        },
     )
     mix_beta: float | None = field(
-        default=None, metadata={"help": "Share beta of policy samples in the value/regulariser mixture, in [0, 1]. Default: preset's."}
+        default=None,
+        metadata={
+            "help": "Share beta of policy samples in the value/regulariser mixture, in [0, 1]. Default: preset's."
+        },
     )
     il_weight: float | None = field(
         default=None, metadata={"help": "eta in L = (1-eta) L_MLE + eta L_IL, in [0, 1]. Default: preset's."}
     )
-    q_temperature: float = field(default=1.0, metadata={"help": "Temperature tau of the soft value V = tau*logsumexp(Q/tau)."})
+    q_temperature: float = field(
+        default=1.0, metadata={"help": "Temperature tau of the soft value V = tau*logsumexp(Q/tau)."}
+    )
     noise_prob: float | None = field(
-        default=None, metadata={"help": "Probability of a noise token + <bksp> per completion position, in [0, 1). Default: preset's."}
+        default=None,
+        metadata={
+            "help": "Probability of a noise token + <bksp> per completion position, in [0, 1). Default: preset's."
+        },
     )
     noise_type: str = field(
         default="task",
-        metadata={"help": "Noise tokens of <bksp> augmentation: task (the task's ground-truth sampler where it has one, "
-                  "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens)."},
+        metadata={
+            "help": "Noise tokens of <bksp> augmentation: task (the task's ground-truth sampler where it has one, "
+            "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens)."
+        },
     )
-    mle_warmup_steps: int = field(default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."})
+    mle_warmup_steps: int = field(
+        default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."}
+    )
     # --- rollouts (DESIGN sec 6) -------------------------------------------------------------
-    rollout_every: int = field(default=10, metadata={"help": "Generate fresh policy samples every this many steps (online presets)."})
+    rollout_every: int = field(
+        default=10, metadata={"help": "Generate fresh policy samples every this many steps (online presets)."}
+    )
     rollout_batch_size: int = field(default=32, metadata={"help": "Sequences generated per rollout."})
     rollout_buffer_size: int = field(default=256, metadata={"help": "Replay buffer capacity (sequences)."})
     rollout_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of rollouts."})
     policy_rows_per_batch: int | None = field(
         default=None,
-        metadata={"help": "Policy (replay) rows added to each micro-batch of data rows (default: half as many). The "
-                  "mixture weight mix_beta is applied by token means, so this sets cost and variance, not the weight."},
+        metadata={
+            "help": "Policy (replay) rows added to each micro-batch of data rows (default: half as many). The "
+            "mixture weight mix_beta is applied by token means, so this sets cost and variance, not the weight."
+        },
     )
-    max_new_tokens: int = field(default=32, metadata={"help": "Bound on generated actions per rollout/evaluation sample."})
+    max_new_tokens: int = field(
+        default=32, metadata={"help": "Bound on generated actions per rollout/evaluation sample."}
+    )
     # --- run -------------------------------------------------------------------------------------
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Kept False: the collator needs prompt_ids, completion_ids and example_index."}
@@ -170,7 +211,9 @@ class ImitConfig(TrainingArguments):
         if self.task == "text" and not self.dataset_name:
             raise UserError("--task text needs --dataset_name (a hub dataset name or a local jsonl/csv/parquet path)")
         if self.model_name_or_path is None and self.model_config is None:
-            raise UserError("no model given: set --model_name_or_path, or model_config in the YAML to train from scratch")
+            raise UserError(
+                "no model given: set --model_name_or_path, or model_config in the YAML to train from scratch"
+            )
         if self.learning_rate < 0:
             raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
         if self.gamma is not None and not 0.0 < self.gamma <= 1.0:

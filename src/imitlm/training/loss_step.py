@@ -36,7 +36,14 @@ def imitation_forward(
     # the policy that samples: no <bksp> where the state is the prompt (DESIGN sec 1)
     logits = mask_illegal_bksp(outputs.logits.float(), layout.bksp_illegal, bksp_id)  # (B, T, V)
     loss, metrics = imitation_loss(
-        logits, layout.targets, layout.target_mask, layout.done, layout.next_index,
-        batch["is_policy"], spec, num_data_tokens=counts[0].clamp(min=1), num_policy_tokens=counts[1],
+        logits,
+        layout.targets,
+        layout.target_mask,
+        layout.done,
+        layout.next_index,
+        batch["is_policy"],
+        spec,
+        num_data_tokens=counts[0].clamp(min=1),
+        num_policy_tokens=counts[1],
     )
     return loss, metrics, outputs

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 from transformers import HfArgumentParser
@@ -23,7 +24,9 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise UserError(f"config file {path} is not valid YAML ({str(error).splitlines()[0]}); fix its syntax") from None
+        raise UserError(
+            f"config file {path} is not valid YAML ({str(error).splitlines()[0]}); fix its syntax"
+        ) from None
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value")
     check_keys(data, source=str(path))
@@ -43,7 +46,7 @@ def parse_json_object(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        raise UserError(f"expected a JSON object like '{{\"model_type\": \"gpt2\"}}', got {text!r}") from None
+        raise UserError(f'expected a JSON object like \'{{"model_type": "gpt2"}}\', got {text!r}') from None
     if not isinstance(value, dict):
         raise UserError(f"expected a JSON object, got {text!r}")
     return value
@@ -59,7 +62,9 @@ def build_parser() -> HfArgumentParser:
     for action in parser._actions:  # a dict field comes from the command line as a JSON object
         if action.dest == "model_config":
             action.type = parse_json_object
-    parser.add_argument("--config", default=None, help="YAML recipe (see configs/); flags given here override its keys.")
+    parser.add_argument(
+        "--config", default=None, help="YAML recipe (see configs/); flags given here override its keys."
+    )
     return parser
 
 

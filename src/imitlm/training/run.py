@@ -32,8 +32,18 @@ RUN_FILE = "imitlm_run.json"
 def run_signature(config: ImitConfig) -> dict:
     """What identifies a run: every option except the ones that only say where and how long."""
     data = config.to_dict()
-    for key in ("output_dir", "logging_dir", "overwrite_output_dir", "resume_from_checkpoint", "max_steps",
-                "num_train_epochs", "report_to", "disable_tqdm", "save_steps", "logging_steps"):
+    for key in (
+        "output_dir",
+        "logging_dir",
+        "overwrite_output_dir",
+        "resume_from_checkpoint",
+        "max_steps",
+        "num_train_epochs",
+        "report_to",
+        "disable_tqdm",
+        "save_steps",
+        "logging_steps",
+    ):
         data.pop(key, None)
     return json.loads(json.dumps(data, default=str))
 
@@ -45,10 +55,13 @@ def check_output_dir(config: ImitConfig) -> None:
         return
     previous = json.loads(path.read_text())
     if previous != run_signature(config):
-        changed = sorted(k for k in set(previous) | set(run_signature(config))
-                         if previous.get(k) != run_signature(config).get(k))
-        raise UserError(f"{config.output_dir} already holds a different run (differs in: {', '.join(changed[:5])}); "
-                        "choose another --output_dir or pass --overwrite_output_dir")
+        changed = sorted(
+            k for k in set(previous) | set(run_signature(config)) if previous.get(k) != run_signature(config).get(k)
+        )
+        raise UserError(
+            f"{config.output_dir} already holds a different run (differs in: {', '.join(changed[:5])}); "
+            "choose another --output_dir or pass --overwrite_output_dir"
+        )
 
 
 def resolve_checkpoint(config: ImitConfig) -> str | None:
@@ -59,22 +72,30 @@ def resolve_checkpoint(config: ImitConfig) -> str | None:
     if value in ("true", "True", "last"):
         last = last_complete_checkpoint(config.output_dir)
         if last is None:
-            raise UserError(f"no complete checkpoint to resume in {config.output_dir}; "
-                            "train without --resume_from_checkpoint")
+            raise UserError(
+                f"no complete checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint"
+            )
         return last
     if not Path(value).is_dir():
         raise UserError(f"checkpoint {value} not found; give a checkpoint-N directory or 'last'")
     if not is_complete(value):
-        raise UserError(f"checkpoint {value} is incomplete (the run stopped while writing it); "
-                        "resume from an earlier checkpoint or pass 'last'")
+        raise UserError(
+            f"checkpoint {value} is incomplete (the run stopped while writing it); "
+            "resume from an earlier checkpoint or pass 'last'"
+        )
     return value
 
 
 def lora_config(config: ImitConfig):
     from peft import LoraConfig
 
-    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=config.lora_target_modules, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_target_modules,
+        task_type="CAUSAL_LM",
+    )
 
 
 def sharded(config: ImitConfig) -> bool:
@@ -84,13 +105,21 @@ def sharded(config: ImitConfig) -> bool:
 def check_final_save(config: ImitConfig) -> None:
     """Refuse, before training, runs that could not save a loadable model at the end."""
     if sharded(config) and config.use_peft and config.model_name_or_path is None:
-        raise UserError("LoRA under FSDP/DeepSpeed merges the saved adapter into the pretrained base model: "
-                        "set --model_name_or_path, or train all weights")
+        raise UserError(
+            "LoRA under FSDP/DeepSpeed merges the saved adapter into the pretrained base model: "
+            "set --model_name_or_path, or train all weights"
+        )
     # ZeRO-3 leaves the weights partitioned: without gathering them at save time the run ends with no model.
     ds = config.hf_deepspeed_config if config.deepspeed else None
-    if ds is not None and ds.is_zero3() and not ds.get_value("zero_optimization.stage3_gather_16bit_weights_on_model_save"):
-        raise UserError("a DeepSpeed ZeRO-3 run must gather its weights to save a loadable model: set "
-                        "zero_optimization.stage3_gather_16bit_weights_on_model_save to true in the DeepSpeed config")
+    if (
+        ds is not None
+        and ds.is_zero3()
+        and not ds.get_value("zero_optimization.stage3_gather_16bit_weights_on_model_save")
+    ):
+        raise UserError(
+            "a DeepSpeed ZeRO-3 run must gather its weights to save a loadable model: set "
+            "zero_optimization.stage3_gather_16bit_weights_on_model_save to true in the DeepSpeed config"
+        )
 
 
 def merged_lora_model(trainer: ImitationTrainer, config: ImitConfig, adapter_dir: Path):
@@ -125,10 +154,20 @@ def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
     """What later commands need to know of this training run (saved in config.json under `imitlm`)."""
     spec = trainer.spec
     return {
-        "preset": config.objective, "divergence": spec.phi.name, "gamma": spec.gamma, "td_weight": spec.td_weight,
-        "mix_beta": spec.mix_beta, "il_weight": spec.il_weight, "q_temperature": spec.tau,
-        "noise_prob": trainer.noise_prob, "noise_type": config.noise_type, "task": config.task, "difficulty": config.difficulty,
-        "task_seed": config.task_seed, "dataset_name": config.dataset_name, "max_length": config.max_length,
+        "preset": config.objective,
+        "divergence": spec.phi.name,
+        "gamma": spec.gamma,
+        "td_weight": spec.td_weight,
+        "mix_beta": spec.mix_beta,
+        "il_weight": spec.il_weight,
+        "q_temperature": spec.tau,
+        "noise_prob": trainer.noise_prob,
+        "noise_type": config.noise_type,
+        "task": config.task,
+        "difficulty": config.difficulty,
+        "task_seed": config.task_seed,
+        "dataset_name": config.dataset_name,
+        "max_length": config.max_length,
         "max_new_tokens": config.max_new_tokens,
     }
 
@@ -153,8 +192,14 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
     trainer = ImitationTrainer(
-        model=model, args=config, train_dataset=train_data, eval_dataset=eval_data, processing_class=tokenizer,
-        peft_config=peft_config, callbacks=callbacks, noise_sampler=noise_sampler,
+        model=model,
+        args=config,
+        train_dataset=train_data,
+        eval_dataset=eval_data,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+        noise_sampler=noise_sampler,
     )
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)

@@ -56,8 +56,10 @@ def check_launch(args) -> None:
     """Before the Trainer is built: the launch matches what the config asks for."""
     launched = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun / accelerate launch / deepspeed set it
     if launched > args.world_size:  # each process would train alone on the full data
-        raise UserError(f"{launched} processes were launched but training sees {args.world_size}; "
-                        "on a machine without GPUs add --use_cpu (gloo)")
+        raise UserError(
+            f"{launched} processes were launched but training sees {args.world_size}; "
+            "on a machine without GPUs add --use_cpu (gloo)"
+        )
     if args.fsdp and args.world_size == 1:
         raise UserError("--fsdp shards over several processes: launch with torchrun --nproc_per_node N, or drop --fsdp")
 
@@ -68,11 +70,15 @@ def check_parallelism(trainer: Trainer) -> None:
     args = trainer.args
     kind = trainer.accelerator.distributed_type
     if args.fsdp and kind != DistributedType.FSDP:
-        raise UserError("--fsdp is set but accelerate did not enable FSDP (it shards only on GPUs or other "
-                        "accelerators); drop --fsdp, or run on GPUs")
+        raise UserError(
+            "--fsdp is set but accelerate did not enable FSDP (it shards only on GPUs or other "
+            "accelerators); drop --fsdp, or run on GPUs"
+        )
     if args.deepspeed and kind != DistributedType.DEEPSPEED:
-        raise UserError("--deepspeed is set but accelerate did not enable DeepSpeed; launch with torchrun or the "
-                        "deepspeed launcher (with --use_cpu on a machine without GPUs)")
+        raise UserError(
+            "--deepspeed is set but accelerate did not enable DeepSpeed; launch with torchrun or the "
+            "deepspeed launcher (with --use_cpu on a machine without GPUs)"
+        )
 
 
 class ImitationTrainer(Trainer):
@@ -102,9 +108,11 @@ class ImitationTrainer(Trainer):
             from peft import get_peft_model
 
             if self.bksp_id is not None and args.fsdp:
-                raise UserError("LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
-                                "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
-                                "weights under FSDP")
+                raise UserError(
+                    "LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
+                    "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
+                    "weights under FSDP"
+                )
 
             if self.bksp_id is not None:
                 from imitlm.backspace.vocab import lora_config_with_bksp
@@ -163,8 +171,9 @@ class ImitationTrainer(Trainer):
                 self.run_rollouts()
             pad_id = self.processing_class.pad_token_id
             batch_samples = [
-                concat_batches(batch, self.replay.sample_batch(self.policy_rows(batch), self.policy_generator, pad_id),
-                               pad_id)
+                concat_batches(
+                    batch, self.replay.sample_batch(self.policy_rows(batch), self.policy_generator, pad_id), pad_id
+                )
                 for batch in batch_samples
             ]
         return batch_samples, self._get_num_items_in_batch(batch_samples, device)
@@ -179,8 +188,13 @@ class ImitationTrainer(Trainer):
         tokenizer = self.processing_class
         model = self.accelerator.unwrap_model(self.model)
         items, stats = collect_rollouts(
-            model, prompts, bksp_id=self.bksp_id, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id,
-            max_new_tokens=self.args.max_new_tokens, temperature=self.args.rollout_temperature,
+            model,
+            prompts,
+            bksp_id=self.bksp_id,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=tokenizer.pad_token_id,
+            max_new_tokens=self.args.max_new_tokens,
+            temperature=self.args.rollout_temperature,
             generator=self.rollout_generator,
             max_state_length=self.args.max_length - max(len(p) for p in prompts),  # completion tokens
             synced_ranks=self.is_fsdp_enabled or self.is_deepspeed_enabled,  # sharded weights: same calls per rank
@@ -201,12 +215,22 @@ class ImitationTrainer(Trainer):
 
     # ---- 3. the loss ----------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        counts = num_items_in_batch if num_items_in_batch is not None else target_counts(inputs).to(
-            inputs["input_ids"].device)
+        counts = (
+            num_items_in_batch
+            if num_items_in_batch is not None
+            else target_counts(inputs).to(inputs["input_ids"].device)
+        )
         spec = self.spec if self.state.global_step >= self.args.mle_warmup_steps else self.warmup_spec
         tokenizer = self.processing_class
-        loss, metrics, outputs = imitation_forward(model, inputs, spec, counts, bksp_id=self.bksp_id,
-                                                   eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id)
+        loss, metrics, outputs = imitation_forward(
+            model,
+            inputs,
+            spec,
+            counts,
+            bksp_id=self.bksp_id,
+            eos_id=tokenizer.eos_token_id,
+            pad_id=tokenizer.pad_token_id,
+        )
         if not bool(torch.isfinite(loss)):
             raise_non_finite(self.state.global_step, metrics, self.args.output_dir)
         if self.args.world_size > 1:
@@ -248,8 +272,9 @@ class ImitationTrainer(Trainer):
         if self.args.should_save:
             run_dir = self._get_output_dir(trial=trial)
             mark_complete(os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"))
-            rotate_checkpoints(output_dir=run_dir, save_total_limit=limit,
-                               best_model_checkpoint=self.state.best_model_checkpoint)
+            rotate_checkpoints(
+                output_dir=run_dir, save_total_limit=limit, best_model_checkpoint=self.state.best_model_checkpoint
+            )
 
     def _save_rng_state(self, output_dir: str) -> None:
         super()._save_rng_state(output_dir)
