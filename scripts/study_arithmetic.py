@@ -1,0 +1,93 @@
+"""The arithmetic study of issue "Results": imitation phases from one shared MLE base, several seeds, scored on the
+VALIDATION split (the test split is only for the demo's final numbers).
+
+    python scripts/study_arithmetic.py --base runs/study/base --out docs/results/study_validation.jsonl \
+        --variant mle --variant sequencematch:il_weight=0.001,td_weight=25 --seeds 1 2 3
+
+Each run appends one JSON line: variant, seed, settings, per-question correctness at forced-error rates 0 / 0.05 /
+0.1 (greedy), so paired intervals can be computed afterwards (`imitlm.evaluation.statistics`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import string
+import time
+from pathlib import Path
+
+from imitlm.evaluation.generation import generate_samples
+from imitlm.evaluation.metrics import per_question_correct
+from imitlm.models import load_trained
+from imitlm.tasks import arithmetic_rows
+from imitlm.training.parsing import config_from_dict
+from imitlm.training.recipes import arithmetic_from_scratch, continue_with_preset
+from imitlm.training.run import train
+
+RATES = (0.0, 0.05, 0.1)
+
+
+def parse_variant(text: str) -> tuple[str, dict]:
+    preset, _, rest = text.partition(":")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, value = item.split("=")
+        overrides[key] = float(value) if key not in ("noise_type", "divergence") else value
+        if key in ("max_steps", "mle_warmup_steps", "rollout_every", "warmup_steps"):
+            overrides[key] = int(float(value))
+    return preset, overrides
+
+
+def evaluate(model_dir: str, split: str, num: int, difficulty: int) -> dict:
+    model, tokenizer = load_trained(model_dir)
+    rows = arithmetic_rows(split, num, seed=0, difficulty=difficulty)
+    prompts, references = list(rows["prompt"]), list(rows["completion"])
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    digit_ids = [i for i, token in enumerate(vocab) if token in string.digits + "abcdef-"]
+    out = {}
+    for rate in RATES:
+        samples = generate_samples(model, tokenizer, prompts, max_new_tokens=24, force_prob=rate,
+                                   force_token_ids=digit_ids, seed=1)
+        out[f"correct_forced_{rate}"] = per_question_correct([s.text for s in samples], references)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", required=True)
+    parser.add_argument("--base_steps", type=int, default=2500)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--variant", action="append", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--split", default="validation")
+    parser.add_argument("--num_examples", type=int, default=500)
+    parser.add_argument("--difficulty", type=int, default=0)
+    parser.add_argument("--runs", default="runs/study")
+    args = parser.parse_args()
+    base_recipe = arithmetic_from_scratch(args.base, steps=args.base_steps, batch_size=64, num_train_examples=20000,
+                                          difficulty=args.difficulty)
+    if not (Path(args.base) / "model.safetensors").is_file():
+        train(config_from_dict(dict(base_recipe, disable_tqdm=True)))
+    for seed in args.seeds:
+        for text in args.variant:
+            preset, overrides = parse_variant(text)
+            name = text.replace(":", "_").replace(",", "_").replace("=", "")
+            run_dir = Path(args.runs) / f"{name}_s{seed}"
+            config = continue_with_preset(base_recipe, args.base, run_dir, preset, steps=args.steps, rollout_every=10,
+                                          rollout_batch_size=64, seed=seed)
+            config.update(overrides, disable_tqdm=True)
+            start = time.perf_counter()
+            train(config_from_dict(config))
+            seconds = time.perf_counter() - start
+            result = {"variant": text, "seed": seed, "split": args.split, "steps": config["max_steps"],
+                      "train_seconds": round(seconds, 1), **evaluate(str(run_dir), args.split, args.num_examples,
+                                                                      args.difficulty)}
+            summary = {k: sum(v) / len(v) for k, v in result.items() if k.startswith("correct_")}
+            print(json.dumps({"variant": text, "seed": seed, **summary}), flush=True)
+            with open(args.out, "a") as handle:
+                handle.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
