@@ -6,7 +6,7 @@ import string
 
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import Sample, generate_samples
-from imitlm.evaluation.metrics import accuracy, distinct_n, exact_match, perplexity, self_bleu
+from imitlm.evaluation.metrics import distinct_n, exact_match, per_question_correct, perplexity, self_bleu
 from imitlm.evaluation.rewards import score_rows, spearman
 from imitlm.models import bksp_id_of, load_trained, run_settings
 from imitlm.objectives import get_preset
@@ -36,6 +36,8 @@ def backspace_fixes(sample: Sample, reference: str, tokenizer, bksp_id: int | No
 
 
 def evaluate_method(model_dir: str, settings, preset: str) -> dict:
+    """Every demo metric of one trained model on the test questions; ``per_question`` holds 0/1 correctness per
+    question for each accuracy (the same questions for every method and seed)."""
     model, tokenizer = load_trained(model_dir)
     rows = arithmetic_rows("test", settings.num_test_examples, seed=0, difficulty=settings.difficulty)
     prompts, references = list(rows["prompt"]), list(rows["completion"])
@@ -43,13 +45,14 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     digit_ids = [i for i, token in enumerate(vocab) if token in string.digits + "abcdef-"]
     result: dict = {}
+    per_question: dict[str, list[int]] = {}
     num_bksp = num_fixed = num_actions = 0
     examples: list[dict] = []
     for rate in FORCED_ERROR_RATES:
         samples = generate_samples(
             model, tokenizer, prompts, max_new_tokens=24, force_prob=rate, force_token_ids=digit_ids, seed=1
         )
-        result[f"accuracy_forced_{rate}"] = accuracy([s.text for s in samples], references)
+        per_question[f"accuracy_forced_{rate}"] = per_question_correct([s.text for s in samples], references)
         for sample, reference in zip(samples, references):
             total, fixed = backspace_fixes(sample, reference, tokenizer, bksp)
             num_bksp, num_fixed, num_actions = num_bksp + total, num_fixed + fixed, num_actions + len(sample.actions)
@@ -65,12 +68,12 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
                     }
                 )
         if rate == 0.0:
-            result["accuracy_greedy"] = result.pop("accuracy_forced_0.0")
+            per_question["accuracy_greedy"] = per_question.pop("accuracy_forced_0.0")
     result["backspace_examples"] = examples
     result["backspace_rate"] = num_bksp / max(num_actions, 1)
     result["backspace_fix_rate"] = num_fixed / num_bksp if num_bksp else None
     sampled = generate_samples(model, tokenizer, prompts, max_new_tokens=24, do_sample=True, temperature=1.0, seed=2)
-    result["accuracy_sampled"] = accuracy([s.text for s in sampled], references)
+    per_question["accuracy_sampled"] = per_question_correct([s.text for s in sampled], references)
     nll, tokens = completion_nll(model, tokenizer, rows)
     result["perplexity"] = perplexity(nll, tokens)
     # Diversity: several samples of the same prompt, character n-grams (answers are digit strings).
@@ -94,4 +97,6 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
         correct = [float(exact_match(s.text, r)) for s, r in zip(sampled, references)]
         result["reward_return_spearman"] = spearman([row["return"] for row in scored], correct)
     result["num_test_examples"] = len(prompts)
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+    result = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
+    result.update({name: sum(values) / len(values) for name, values in per_question.items()})  # exact fractions
+    return {**result, "per_question": per_question}  # 0/1 per test question, for paired intervals

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import platform
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
+from imitlm.demo.aggregate import summarise
 from imitlm.demo.metrics import evaluate_method
-from imitlm.demo.settings import DEFAULT, QUICK, base_config, preset_config
-from imitlm.objectives import PRESETS
+from imitlm.demo.settings import DEFAULT, QUICK, DemoSettings, base_config, preset_config
+from imitlm.objectives import BASELINE, PRESETS
 from imitlm.reporting.report import write_report
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
@@ -38,6 +42,49 @@ def machine_description() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {threads} threads, torch {torch.__version__}".strip()
 
 
+def run_one(settings: DemoSettings, out: Path, preset: str, seed: int) -> dict:
+    """One imitation phase from the shared base (``preset``, ``seed``) and its evaluation on the test questions."""
+    timing = train_timed(preset_config(settings, out, preset, seed))
+    metrics = evaluate_method(str(out / preset / f"seed_{seed}"), settings, preset)
+    return {
+        "method": preset,
+        "seed": seed,
+        **metrics,
+        "train_seconds": round(timing["train_seconds"], 2),
+        "rollout_seconds": round(timing["rollout_seconds"], 2),
+        "history": timing["history"],
+    }
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def run_all(settings: DemoSettings, out: Path) -> list[dict]:
+    """Every (preset, seed) run; in ``settings.workers`` processes of one thread each when more than one."""
+    jobs = [(preset, seed) for seed in settings.seeds for preset in PRESETS]
+    if settings.workers <= 1:
+        results = []
+        for preset, seed in jobs:
+            print(f"[demo] {preset}, seed {seed} ({settings.preset_steps} steps, then evaluation)", flush=True)
+            results.append(run_one(settings, out, preset, seed))
+        return results
+    print(
+        f"[demo] {len(jobs)} runs ({len(PRESETS)} presets x seeds {list(settings.seeds)}) in {settings.workers} "
+        "processes",
+        flush=True,
+    )
+    context = multiprocessing.get_context("spawn")  # no forked torch thread pools
+    with ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_one_thread) as pool:
+        futures = {pool.submit(run_one, settings, out, preset, seed): (preset, seed) for preset, seed in jobs}
+        results = []
+        for future in as_completed(futures):
+            results.append(future.result())
+            print(f"[demo] done: {futures[future][0]}, seed {futures[future][1]}", flush=True)
+    order = {job: index for index, job in enumerate(jobs)}
+    return sorted(results, key=lambda row: order[(row["method"], row["seed"])])
+
+
 def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
     settings = QUICK if quick else DEFAULT
     out = Path(output_dir)
@@ -45,21 +92,10 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
     started = time.perf_counter()
     print(f"[demo] training the MLE base model from scratch ({settings.base_steps} steps)", flush=True)
     base = train_timed(base_config(settings, out))
-    rows, curves = [], {"base": base["history"]}
-    for preset in PRESETS:
-        print(f"[demo] continuing with {preset} ({settings.preset_steps} steps)", flush=True)
-        timing = train_timed(preset_config(settings, out, preset))
-        curves[preset] = timing["history"]
-        print(f"[demo] evaluating {preset}", flush=True)
-        metrics = evaluate_method(str(out / preset), settings, preset)
-        rows.append(
-            {
-                "method": preset,
-                **metrics,
-                "train_seconds": round(timing["train_seconds"], 2),
-                "rollout_seconds": round(timing["rollout_seconds"], 2),
-            }
-        )
+    runs = run_all(settings, out)
+    by_method = {preset: [run for run in runs if run["method"] == preset] for preset in PRESETS}
+    curves = {"base": base["history"], **{preset: by_method[preset][0]["history"] for preset in PRESETS}}
+    rows = summarise(by_method, BASELINE)
     print("[demo] toy Markov chain (exact occupancies)", flush=True)
     toy = toy_results(quick)
     for row in rows:
@@ -67,13 +103,19 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
     results = {
         "command": "imitlm demo" + (" --quick" if quick else ""),
         "machine": machine_description(),
-        "settings": settings.__dict__,
+        "settings": asdict(settings),
+        "num_seeds": len(settings.seeds),
+        "seeds_note": "one MLE base model (seed 0) shared by every method; each method's imitation phase runs once per "
+        "seed (data order, noise, rollouts differ); intervals are over those seeds, and differences against the "
+        f"baseline ({BASELINE}) are paired by seed and test question",
         "base_train_seconds": round(base["train_seconds"], 2),
         "total_seconds": round(time.perf_counter() - started, 1),
         "methods": rows,
         "curves": curves,
     }
     (out / "results.json").write_text(json.dumps(results, indent=1))
+    per_question = {m: {str(run["seed"]): run["per_question"] for run in by_method[m]} for m in PRESETS}
+    (out / "per_question.json").write_text(json.dumps(per_question))
     table = write_report(results, out)
     print(table)
     print(f"[demo] wrote {out / 'results.json'} and {out / 'report.md'} in {results['total_seconds']:.0f} s")

@@ -20,6 +20,8 @@ class DemoSettings:
     difficulty: int = 0
     rollout_every: int = 10
     rollout_batch_size: int = 64
+    seeds: tuple[int, ...] = (1, 2, 3)  # seeds of the imitation phase (data order, noise, rollouts); one shared base
+    workers: int = 2  # imitation runs in parallel processes, one thread each (a tiny model gains nothing from two)
 
 
 DEFAULT = DemoSettings(
@@ -41,6 +43,8 @@ QUICK = DemoSettings(
     batch_size=16,
     rollout_every=3,
     rollout_batch_size=16,
+    seeds=(1, 2),
+    workers=1,
 )
 
 
@@ -55,13 +59,14 @@ def base_config(settings: DemoSettings, output_dir: Path) -> dict:
     )
 
 
-def preset_config(settings: DemoSettings, output_dir: Path, preset: str) -> dict:
-    """``preset`` continuing from the base model, into ``output_dir/preset``."""
+def preset_config(settings: DemoSettings, output_dir: Path, preset: str, seed: int = 1) -> dict:
+    """``preset`` continuing from the base model with ``seed``, into ``output_dir/preset/seed_N``."""
     return continue_with_preset(
         base_config(settings, output_dir),
         output_dir / "base",
-        output_dir / preset,
+        output_dir / preset / f"seed_{seed}",
         preset,
+        seed=seed,
         steps=settings.preset_steps,
         rollout_every=settings.rollout_every,
         rollout_batch_size=settings.rollout_batch_size,

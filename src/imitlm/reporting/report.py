@@ -22,9 +22,29 @@ TABLE_COLUMNS = [
 TOY_COLUMNS = [("method", "method"), ("toy/ood_rate", "OOD state rate"), ("toy/occupancy_tv", "occupancy TV")]
 
 
+DIFF_COLUMNS = [
+    ("accuracy_greedy", "acc (greedy)"),
+    ("accuracy_sampled", "acc (T=1)"),
+    ("accuracy_forced_0.05", "acc (q=0.05)"),
+    ("accuracy_forced_0.1", "acc (q=0.1)"),
+    ("perplexity", "ppl"),
+    ("self_bleu", "self-BLEU"),
+]
+
+
 def fmt(value) -> str:
+    """A cell: plain values, ``mean [lo, hi]`` for a summary, ``+d [lo, hi]`` for a difference."""
     if value is None:
         return "-"
+    if isinstance(value, dict):
+        interval = value.get("ci95")
+        if "difference" in value:
+            center = f"{value['difference']:+.3f}"
+        else:
+            center = fmt(value["mean"])
+        if interval is None:
+            return center
+        return f"{center} [{interval[0]:.3g}, {interval[1]:.3g}]"
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
@@ -37,6 +57,17 @@ def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
+def mean_of(value):
+    return value["mean"] if isinstance(value, dict) else value
+
+
+def difference_table(rows: list[dict], baseline: str) -> str:
+    """Each method minus the baseline, with paired 95% intervals."""
+    key = f"vs_{baseline}"
+    diff_rows = [{"method": row["method"], **row[key]} for row in rows if key in row]
+    return markdown_table(diff_rows, [("method", "method")] + DIFF_COLUMNS)
+
+
 def plot_forced_errors(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -45,11 +76,22 @@ def plot_forced_errors(rows: list[dict], path: Path) -> None:
 
     rates = [0.0, 0.05, 0.1]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for row in rows:
-        values = [row.get("accuracy_greedy"), row.get("accuracy_forced_0.05"), row.get("accuracy_forced_0.1")]
-        ax.plot(rates, values, marker="o", label=row["method"])
+    names = ("accuracy_greedy", "accuracy_forced_0.05", "accuracy_forced_0.1")
+    for offset, row in enumerate(rows):
+        cells = [row.get(name) for name in names]
+        values = [mean_of(cell) for cell in cells]
+        errors = (
+            [
+                [v - c["ci95"][0] for v, c in zip(values, cells)],
+                [c["ci95"][1] - v for v, c in zip(values, cells)],
+            ]
+            if all(isinstance(c, dict) and c.get("ci95") for c in cells)
+            else None
+        )
+        shifted = [r + 0.002 * (offset - len(rows) / 2) for r in rates]  # keep error bars apart
+        ax.errorbar(shifted, values, yerr=errors, marker="o", capsize=3, label=row["method"])
     ax.set_xlabel("forced error rate q")
-    ax.set_ylabel("test accuracy (greedy)")
+    ax.set_ylabel("test accuracy (greedy), mean and 95% CI")
     ax.set_title("Recovery from forced errors")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -83,6 +125,7 @@ def plot_curves(curves: dict[str, list[dict]], path: Path) -> None:
 
 def write_report(results: dict, out: Path) -> str:
     rows = results["methods"]
+    baseline = rows[0]["method"]
     table = markdown_table(rows, TABLE_COLUMNS)
     plot_forced_errors(rows, out / "forced_errors.png")
     plot_curves(results["curves"], out / "training_curves.png")
@@ -92,9 +135,16 @@ def write_report(results: dict, out: Path) -> str:
         f"Command: `{results['command']}`; machine: {results['machine']}; total {results['total_seconds']:.0f} s.",
         f"Settings: {results['settings']}",
         "",
-        "## Held-out test questions",
+        f"Seeds: {results.get('num_seeds', 1)}. {results.get('seeds_note', '')}",
+        "",
+        "## Held-out test questions (mean over seeds [95% interval])",
         "",
         table,
+        "",
+        f"### Difference from {baseline} (paired 95% interval: bootstrap over seeds and questions for accuracies, "
+        "t over seeds otherwise)",
+        "",
+        difference_table(rows, baseline),
         "",
         "q = probability that a random wrong digit is forced at each generation step; `bksp fixes` = share of "
         "backspaces that deleted a wrong token and left a correct prefix.",
