@@ -211,11 +211,6 @@ def validation_rows(
 ):
     if config.task == "arithmetic":
         return arithmetic_rows("validation", num_examples, seed=config.task_seed, difficulty=config.difficulty)
-    if validation_data is None and Path(config.dataset_name).exists():
-        raise UserError(
-            f"{config.dataset_name} is a local file with one split: pass --validation_data FILE for the sweep to "
-            "score on (never the training or test rows)"
-        )
     source = validation_data or f"{config.dataset_name}:{validation_split}"
     raw = load_raw_dataset(validation_data or config.dataset_name, validation_split, config.dataset_config)
     rows = to_prompt_completion(raw, tokenizer, source=source)
@@ -277,10 +272,16 @@ def run_sweep(
     if metric not in METRICS:
         raise UserError(f"unknown --metric {metric!r}; use one of: {', '.join(METRICS)}")
     chosen = METRICS[metric]
-    task = config_from_dict(dict(base)).task
+    config = config_from_dict(dict(base))
+    task = config.task
     if task not in chosen.tasks:
         usable = [name for name, m in METRICS.items() if task in m.tasks]
         raise UserError(f"--metric {metric} needs exact answers; on task {task} use one of: {', '.join(usable)}")
+    if task == "text" and validation_data is None and Path(config.dataset_name).exists():
+        raise UserError(
+            f"{config.dataset_name} is a local file with one split: pass --validation_data FILE for the sweep to "
+            "score on (never the training or test rows)"
+        )
     if validation_split == "test":
         raise UserError("the sweep scores on a validation split; keep the test split for the final report")
     if trials < 1 or seeds < 1 or num_eval_examples < 0:

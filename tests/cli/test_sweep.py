@@ -192,6 +192,33 @@ def test_tiny_sweep_perplexity_over_two_seeds(tmp_path, monkeypatch):
     assert result["best"]["trial"] == best["trial"]
 
 
+def test_text_sweep_scores_perplexity_on_the_validation_file(tmp_path, monkeypatch):
+    words = ["the cat sat on the mat", "a dog ran in the park", "the sun is warm today", "we read a good book"]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"text": words[i % 4]}) + "\n" for i in range(32)))
+    valid = tmp_path / "valid.jsonl"
+    valid.write_text("".join(json.dumps({"text": w[::-1]}) + "\n" for w in words))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY_RECIPE, "task": "text", "dataset_name": str(train), "max_steps": 2}))
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {type: float, low: 1e-4, high: 1e-2, log: true}\n")
+    loaded = []
+    real = sweep_module.load_raw_dataset
+
+    def spy(name, split="train", config_name=None):
+        loaded.append(name)
+        return real(name, split, config_name)
+
+    monkeypatch.setattr(sweep_module, "load_raw_dataset", spy)
+    out = tmp_path / "sweep"
+    argv = ["sweep", "--config", str(recipe), "--space", str(space), "--trials", "1", "--metric", "perplexity"]
+    assert main([*argv, "--output_dir", str(out)]) == 2  # a local file has one split: no validation rows
+    assert main([*argv, "--output_dir", str(out), "--validation_data", str(valid)]) == 0
+    assert loaded == [str(valid)]
+    result = json.loads((out / "sweep.json").read_text())
+    assert result["split"] == str(valid) and result["trials"][0]["value"] > 1.0
+
+
 def test_sweep_user_errors_exit_2(tmp_path, capsys):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(TINY_RECIPE))
@@ -211,3 +238,29 @@ def test_sweep_user_errors_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as done:
         main(["sweep", "--help"])
     assert done.value.code == 0
+
+
+def test_best_is_the_argmax_and_a_diverging_trial_fails_alone(tmp_path, monkeypatch):
+    """run_sweep with training replaced by a known function of the parameters: distinct values, one divergence."""
+    from imitlm.training.checkpoints import NonFiniteError
+
+    def fake(base, params, out, seed, metric, settings):
+        if params["td_weight"] > 5.0:
+            raise NonFiniteError("non-finite loss at step 3")
+        return params["td_weight"] / 10 + seed / 100
+
+    monkeypatch.setattr(sweep_module, "train_and_score", fake)
+    space = parse_space({"td_weight": {"type": "float", "low": 0.0, "high": 10.0}}, source="s.yaml")
+    base = {"model_config": {"model_type": "gpt2"}, "seed": 1}
+    result = sweep_module.run_sweep(base, space, metric="accuracy", trials=8, output_dir=tmp_path, seeds=2)
+    trials = result["trials"]
+    failed = [t for t in trials if t["state"] == "FAIL"]
+    done = [t for t in trials if t["state"] == "COMPLETE"]
+    assert failed and done and all("non-finite" in t["error"] and t["value"] is None for t in failed)
+    assert all(t["value"] == pytest.approx(t["params"]["td_weight"] / 10 + 0.015) for t in done)  # seeds 1, 2
+    best = max(done, key=lambda t: t["value"])
+    assert result["best"]["trial"] == best["trial"] and result["best"]["value"] == best["value"]
+    assert json.loads((tmp_path / "sweep.json").read_text())["best"] == result["best"]
+    with open(tmp_path / "sweep.csv") as handle:
+        assert [r["state"] for r in csv.DictReader(handle)] == [t["state"] for t in trials]
+    assert (tmp_path / "sweep.png").is_file()
