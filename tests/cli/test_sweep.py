@@ -9,7 +9,7 @@ import optuna
 import pytest
 import yaml
 
-import imitlm.sweep as sweep_module
+import imitlm.sweep.run as sweep_module
 from imitlm.arguments import SweepArguments
 from imitlm.cli import main
 from imitlm.errors import UserError
