@@ -128,6 +128,7 @@ TINY_RECIPE = {
     "report_to": "none",
     "disable_tqdm": True,
     "max_new_tokens": 6,
+    "seed": 0,
 }
 
 

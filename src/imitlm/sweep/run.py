@@ -134,7 +134,7 @@ def run_sweep(
         raise UserError("--trials and --seeds must be >= 1, --num_eval_examples >= 0")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    first_seed = int(base.get("seed", 0))
+    first_seed = config.seed  # the recipe's (or --seed), else TrainingArguments' default
     settings = {
         "num_eval_examples": num_eval_examples,
         "validation_data": validation_data,
