@@ -115,10 +115,47 @@ class BenchArguments:
     )
 
 
+@dataclass(kw_only=True)
+class SweepArguments:
+    """Options of `imitlm sweep`. Flags after these are `imitlm train` options that override the recipe's keys
+    (e.g. `--max_steps 300 --save_strategy no`); the trial's parameters override both."""
+
+    config: str = field(metadata={"help": "YAML recipe each trial trains from (see configs/)."})
+    space: str = field(
+        metadata={"help": "YAML search space: ImitConfig field -> {type: float|int|categorical, low, high, ...}."}
+    )
+    trials: int = field(default=20, metadata={"help": "Number of trials (each trains --seeds models)."})
+    metric: str = field(
+        default="accuracy",
+        metadata={
+            "help": "Validation score: accuracy (greedy exact match), accuracy_forced_0.05/0.1 (greedy with forced "
+            "wrong digits), perplexity (minimised; the only one for --task text).",
+            "choices": ["accuracy", "accuracy_forced_0.05", "accuracy_forced_0.1", "perplexity"],
+        },
+    )
+    num_eval_examples: int = field(
+        default=200, metadata={"help": "Validation questions (rows for text) scored per trial (0: all rows)."}
+    )
+    seeds: int = field(
+        default=1, metadata={"help": "Training seeds per trial (seed, seed+1, ...); the score is the mean."}
+    )
+    sampler_seed: int = field(default=0, metadata={"help": "Seed of Optuna's TPE sampler."})
+    output_dir: str = field(
+        default="runs/sweep", metadata={"help": "Trials train into OUTPUT_DIR/trial_K; sweep.json/csv/png go here."}
+    )
+    validation_data: str | None = field(
+        default=None, metadata={"help": "--task text: local jsonl/csv/parquet file of validation rows."}
+    )
+    validation_split: str = field(
+        default="validation", metadata={"help": "--task text with a hub dataset: the split scored (never test)."}
+    )
+
+
 COMMAND_SCHEMAS = {
     "evaluate": EvaluateArguments,
     "generate": GenerateArguments,
     "rewards": RewardsArguments,
     "demo": DemoArguments,
     "bench": BenchArguments,
+    "sweep": SweepArguments,
 }

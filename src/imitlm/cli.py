@@ -1,4 +1,4 @@
-"""`imitlm` command line: train | evaluate | generate | rewards | demo | bench.
+"""`imitlm` command line: train | evaluate | generate | rewards | sweep | demo | bench.
 
 User mistakes (`UserError`) print one line and exit with code 2; `--debug` shows the traceback.
 """
@@ -17,6 +17,7 @@ COMMANDS = {
     "evaluate": "Generate completions for held-out prompts and report accuracy, perplexity and backspace statistics.",
     "generate": "Sample completions for a prompt and show the action trace with deletions visible.",
     "rewards": "Extract per-token implicit rewards and sequence returns of given sequences under a model.",
+    "sweep": "Search training options with Optuna (TPE): each trial trains from a recipe and is scored on validation.",
     "demo": "The main job: compare all presets on the arithmetic task and write a report.",
     "bench": "Measure the cost of each preset against MLE and of our generation against Hugging Face's, as JSON.",
 }
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[0] == "train":
             return run_train(argv[1:])
+        if argv[0] == "sweep":
+            return run_sweep(argv[1:])
         if argv[0] not in COMMANDS:
             parser.parse_args(argv[:1])  # argparse names the valid commands and exits 2
         args = parse_command(argv[0], argv[1:])
@@ -84,6 +87,46 @@ def run_train(argv: list[str]) -> int:
     config = parse_train_args(argv)
     train(config)
     print(f"model saved to {config.output_dir}")
+    return 0
+
+
+def run_sweep(argv: list[str]) -> int:
+    """The sweep's own options, then any `imitlm train` flags: they override the recipe's keys."""
+    from transformers import HfArgumentParser
+
+    from imitlm.arguments import SweepArguments
+    from imitlm.sweep import check_space, load_space
+    from imitlm.sweep import run_sweep as sweep
+    from imitlm.training.parsing import load_recipe, parse_overrides
+
+    description = f"{COMMANDS['sweep']} Any `imitlm train` flag given as well overrides the recipe's key of that name."
+    # no abbreviations: `--seed 3` is a train flag, not the sweep's --seeds
+    parser = HfArgumentParser(SweepArguments, prog="imitlm sweep", description=description, allow_abbrev=False)
+    args, rest = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
+    overrides = parse_overrides(rest)
+    space = load_space(args.space)
+    both = sorted(set(overrides) & set(space))
+    if both:
+        raise UserError(f"--{both[0]} is given as a flag and searched in {args.space}; drop one of them")
+    base = {**load_recipe(args.config), **overrides}
+    check_space(space, base, source=args.space)
+    result = sweep(
+        base,
+        space,
+        metric=args.metric,
+        trials=args.trials,
+        output_dir=args.output_dir,
+        num_eval_examples=args.num_eval_examples,
+        seeds=args.seeds,
+        sampler_seed=args.sampler_seed,
+        validation_data=args.validation_data,
+        validation_split=args.validation_split,
+    )
+    best = result["best"]
+    if best is None:
+        print(f"no trial completed; see {args.output_dir}/sweep.json")
+        return 1
+    print(f"best {args.metric} {best['value']:.4f} (trial {best['trial']}): {best['params']}; wrote {args.output_dir}")
     return 0
 
 

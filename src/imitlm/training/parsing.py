@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import json
@@ -77,6 +78,20 @@ def parse_train_args(argv: Sequence[str] | None = None) -> ImitConfig:
         parser.set_defaults(**load_recipe(pre.config))
     outputs = parser.parse_args_into_dataclasses(argv, look_for_args_file=False)
     return outputs[0]
+
+
+def parse_overrides(argv: Sequence[str], source: str = "the command line") -> dict[str, Any]:
+    """`imitlm train` flags -> {field: value} of only the flags given (typed as `imitlm train` types them)."""
+    parser = build_parser()
+    for action in parser._actions:
+        if action.dest != "help":
+            action.default = argparse.SUPPRESS
+    namespace, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        raise UserError(f"unknown option {unknown[0]!r} on {source}; see `imitlm train --help` for the options")
+    values = vars(namespace)
+    values.pop("config", None)
+    return values
 
 
 def config_from_dict(data: dict[str, Any]) -> ImitConfig:
