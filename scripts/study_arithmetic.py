@@ -46,8 +46,9 @@ def evaluate(model_dir: str, split: str, num: int, difficulty: int) -> dict:
     digit_ids = [i for i, token in enumerate(vocab) if token in string.digits + "abcdef-"]
     out = {}
     for rate in RATES:
-        samples = generate_samples(model, tokenizer, prompts, max_new_tokens=24, force_prob=rate,
-                                   force_token_ids=digit_ids, seed=1)
+        samples = generate_samples(
+            model, tokenizer, prompts, max_new_tokens=24, force_prob=rate, force_token_ids=digit_ids, seed=1
+        )
         out[f"correct_forced_{rate}"] = per_question_correct([s.text for s in samples], references)
     return out
 
@@ -65,8 +66,9 @@ def main() -> None:
     parser.add_argument("--difficulty", type=int, default=0)
     parser.add_argument("--runs", default="runs/study")
     args = parser.parse_args()
-    base_recipe = arithmetic_from_scratch(args.base, steps=args.base_steps, batch_size=64, num_train_examples=20000,
-                                          difficulty=args.difficulty)
+    base_recipe = arithmetic_from_scratch(
+        args.base, steps=args.base_steps, batch_size=64, num_train_examples=20000, difficulty=args.difficulty
+    )
     if not (Path(args.base) / "model.safetensors").is_file():
         train(config_from_dict(dict(base_recipe, disable_tqdm=True)))
     for seed in args.seeds:
@@ -74,15 +76,28 @@ def main() -> None:
             preset, overrides = parse_variant(text)
             name = text.replace(":", "_").replace(",", "_").replace("=", "")
             run_dir = Path(args.runs) / f"{name}_s{seed}"
-            config = continue_with_preset(base_recipe, args.base, run_dir, preset, steps=args.steps, rollout_every=10,
-                                          rollout_batch_size=64, seed=seed)
+            config = continue_with_preset(
+                base_recipe,
+                args.base,
+                run_dir,
+                preset,
+                steps=args.steps,
+                rollout_every=10,
+                rollout_batch_size=64,
+                seed=seed,
+            )
             config.update(overrides, disable_tqdm=True)
             start = time.perf_counter()
             train(config_from_dict(config))
             seconds = time.perf_counter() - start
-            result = {"variant": text, "seed": seed, "split": args.split, "steps": config["max_steps"],
-                      "train_seconds": round(seconds, 1), **evaluate(str(run_dir), args.split, args.num_examples,
-                                                                      args.difficulty)}
+            result = {
+                "variant": text,
+                "seed": seed,
+                "split": args.split,
+                "steps": config["max_steps"],
+                "train_seconds": round(seconds, 1),
+                **evaluate(str(run_dir), args.split, args.num_examples, args.difficulty),
+            }
             summary = {k: sum(v) / len(v) for k, v in result.items() if k.startswith("correct_")}
             print(json.dumps({"variant": text, "seed": seed, **summary}), flush=True)
             with open(args.out, "a") as handle:

@@ -6,6 +6,7 @@ User mistakes (`UserError`) print one line and exit with code 2; `--debug` shows
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -43,7 +44,14 @@ def parse_command(command: str, argv: list[str]):
     from imitlm.arguments import COMMAND_SCHEMAS
 
     parser = HfArgumentParser(COMMAND_SCHEMAS[command], prog=f"imitlm {command}", description=COMMANDS[command])
-    return parser.parse_args_into_dataclasses(argv, look_for_args_file=False)[0]
+    args, unknown = parser.parse_args_into_dataclasses(argv, look_for_args_file=False, return_remaining_strings=True)
+    if unknown:
+        flag = next((item for item in unknown if item.startswith("-")), unknown[0])
+        options = [option for action in parser._actions for option in action.option_strings]
+        close = difflib.get_close_matches(flag.split("=")[0], options, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; see `imitlm {command} --help`"
+        raise UserError(f"unrecognised argument {flag!r} for `imitlm {command}`{hint}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

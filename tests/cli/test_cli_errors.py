@@ -241,3 +241,15 @@ def test_non_finite_loss_stops_naming_step_and_term(tmp_path):
         kept = line.split("the last good checkpoint is ")[1].split(";")[0]
         assert int(kept.rsplit("-", 1)[1]) < step and (Path(kept) / "imitlm_complete.json").is_file()
     assert not (out / "model.safetensors").exists()  # no final model from a diverged run
+
+
+@pytest.mark.parametrize(
+    "args, flag, suggestion",
+    [
+        (["evaluate", "--model", "m"], "--num_exampels", "--num_examples"),
+        (["demo"], "--quikc", "--quick"),
+        (["rewards", "--model", "m", "--data", "d"], "--gama", "--gamma"),
+    ],
+)
+def test_misspelled_flag_of_a_command(args, flag, suggestion):
+    assert_user_error(imitlm(*args, flag, "1"), flag, f"did you mean {suggestion}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from imitlm.training.recipes import arithmetic_from_scratch, continue_with_preset
+from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class DemoSettings:
     rollout_batch_size: int = 64
     seeds: tuple[int, ...] = (1, 2, 3)  # seeds of the imitation phase (data order, noise, rollouts); one shared base
     workers: int = 2  # imitation runs in parallel processes, one thread each (a tiny model gains nothing from two)
+    model_config: dict = field(default_factory=lambda: dict(TINY_LLAMA))  # the base model, trained from scratch
 
 
 DEFAULT = DemoSettings(
@@ -45,6 +46,7 @@ QUICK = DemoSettings(
     rollout_batch_size=16,
     seeds=(1, 2),
     workers=1,
+    model_config=dict(TINY_GPT2),
 )
 
 
@@ -56,6 +58,7 @@ def base_config(settings: DemoSettings, output_dir: Path) -> dict:
         batch_size=settings.batch_size,
         num_train_examples=settings.num_train_examples,
         difficulty=settings.difficulty,
+        model_config=settings.model_config,
     )
 
 

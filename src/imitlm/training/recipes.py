@@ -20,6 +20,17 @@ TINY_GPT2 = {
     "embd_pdrop": 0.0,
     "attn_pdrop": 0.0,
 }
+# A 4-layer, 128-wide Llama (RoPE): 0.854 greedy validation accuracy at difficulty 0 after 2,500 steps against
+# TINY_GPT2's 0.300 (one base each, same recipe; docs/results.md), so the demo's comparison is not at the floor.
+TINY_LLAMA = {
+    "model_type": "llama",
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "hidden_size": 128,
+    "intermediate_size": 512,
+    "max_position_embeddings": 128,
+}
 
 
 def arithmetic_from_scratch(

@@ -1,0 +1,62 @@
+"""Study JSON lines (scripts/study_arithmetic.py) -> a markdown table: per variant, mean accuracy over seeds at each
+forced-error rate, and the paired difference against a reference variant (bootstrap over seeds and questions).
+
+    python scripts/summarise_study.py docs/results/study_validation.jsonl --reference mle
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+
+import numpy as np
+
+from imitlm.evaluation.statistics import mean_ci, paired_bootstrap
+
+RATES = ("0.0", "0.05", "0.1")
+
+
+def cell(summary: dict) -> str:
+    interval = summary.get("ci95")
+    text = f"{summary['mean']:.3f}"
+    return text if interval is None else f"{text} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def diff_cell(result: dict) -> str:
+    low, high = result["ci95"]
+    return f"{result['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("files", nargs="+")
+    parser.add_argument("--reference", default="mle")
+    args = parser.parse_args()
+    runs = defaultdict(dict)  # variant -> seed -> row
+    for path in args.files:
+        for line in open(path):
+            row = json.loads(line)
+            runs[row["variant"]][row["seed"]] = row
+    reference = runs[args.reference]
+    header = ["variant", "seeds"] + [f"acc q={r}" for r in RATES] + [f"vs {args.reference} q={r}" for r in RATES]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for variant, by_seed in runs.items():
+        seeds = sorted(by_seed)
+        cells = [variant, ",".join(map(str, seeds))]
+        for rate in RATES:
+            cells.append(cell(mean_ci([np.mean(by_seed[s][f"correct_forced_{rate}"]) for s in seeds])))
+        shared = [s for s in seeds if s in reference]
+        for rate in RATES:
+            if variant == args.reference or not shared:
+                cells.append("-")
+                continue
+            a = np.array([by_seed[s][f"correct_forced_{rate}"] for s in shared], dtype=float)
+            b = np.array([reference[s][f"correct_forced_{rate}"] for s in shared], dtype=float)
+            cells.append(diff_cell(paired_bootstrap(a, b)))
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
