@@ -95,6 +95,10 @@ class RewardsArguments(ModelArguments):
 @dataclass(kw_only=True)
 class DemoArguments:
     quick: bool = field(default=False, metadata={"help": "A seconds-long smoke run with tiny settings."})
+    full: bool = field(
+        default=False,
+        metadata={"help": "The longer configuration: the 4-layer Llama base (about an hour on 2 CPU cores)."},
+    )
     output_dir: str = field(default="runs/demo", metadata={"help": "Where models, results.json and report.md go."})
 
 

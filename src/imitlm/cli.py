@@ -245,7 +245,9 @@ def run_rewards(args) -> int:
 def run_demo(args) -> int:
     from imitlm.demo import run_demo as demo
 
-    demo(quick=args.quick, output_dir=args.output_dir)
+    if args.quick and args.full:
+        raise UserError("--quick and --full contradict each other; pass one of them")
+    demo(quick=args.quick, full=args.full, output_dir=args.output_dir)
     return 0
 
 

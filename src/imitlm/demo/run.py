@@ -20,7 +20,7 @@ import torch
 
 from imitlm.demo.aggregate import summarise
 from imitlm.demo.metrics import evaluate_method
-from imitlm.demo.settings import DEFAULT, QUICK, DemoSettings, base_config, preset_config
+from imitlm.demo.settings import DEFAULT, FULL, QUICK, DemoSettings, base_config, preset_config
 from imitlm.objectives import BASELINE, PRESETS
 from imitlm.reporting.report import write_report
 from imitlm.training.parsing import config_from_dict
@@ -85,8 +85,8 @@ def run_all(settings: DemoSettings, out: Path) -> list[dict]:
     return sorted(results, key=lambda row: order[(row["method"], row["seed"])])
 
 
-def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
-    settings = QUICK if quick else DEFAULT
+def run_demo(quick: bool = False, output_dir: str = "runs/demo", full: bool = False) -> dict:
+    settings = QUICK if quick else FULL if full else DEFAULT
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -101,7 +101,7 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo") -> dict:
     for row in rows:
         row.update({f"toy/{k}": v for k, v in toy.get(row["method"], {}).items()})
     results = {
-        "command": "imitlm demo" + (" --quick" if quick else ""),
+        "command": "imitlm demo" + (" --quick" if quick else " --full" if full else ""),
         "machine": machine_description(),
         "settings": asdict(settings),
         "num_seeds": len(settings.seeds),

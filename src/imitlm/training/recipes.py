@@ -21,7 +21,7 @@ TINY_GPT2 = {
     "attn_pdrop": 0.0,
 }
 # A 4-layer, 128-wide Llama (RoPE): 0.854 greedy validation accuracy at difficulty 0 after 2,500 steps against
-# TINY_GPT2's 0.300 (one base each, same recipe; docs/results.md), so the demo's comparison is not at the floor.
+# TINY_GPT2's 0.300 (one base each, same recipe; docs/results.md); `imitlm demo --full` uses it.
 TINY_LLAMA = {
     "model_type": "llama",
     "num_hidden_layers": 4,
