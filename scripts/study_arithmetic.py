@@ -3,6 +3,8 @@ VALIDATION split (the test split is only for the demo's final numbers).
 
     python scripts/study_arithmetic.py --base runs/study/base --out docs/results/study_validation.jsonl \
         --variant mle --variant sequencematch:il_weight=0.001,td_weight=25 --seeds 1 2 3
+    # then, once the choice is made on validation, the same runs on the test split:
+    python scripts/study_arithmetic.py ... --eval_only --split test --out docs/results/study_test.jsonl
 
 Each run appends one JSON line: variant, seed, settings, per-question correctness at forced-error rates 0 / 0.05 /
 0.1 (greedy), so paired intervals can be computed afterwards (`imitlm.evaluation.statistics`).
@@ -65,11 +67,12 @@ def main() -> None:
     parser.add_argument("--num_examples", type=int, default=500)
     parser.add_argument("--difficulty", type=int, default=0)
     parser.add_argument("--runs", default="runs/study")
+    parser.add_argument("--eval_only", action="store_true", help="Score runs trained before on --split; no training.")
     args = parser.parse_args()
     base_recipe = arithmetic_from_scratch(
         args.base, steps=args.base_steps, batch_size=64, num_train_examples=20000, difficulty=args.difficulty
     )
-    if not (Path(args.base) / "model.safetensors").is_file():
+    if not args.eval_only and not (Path(args.base) / "model.safetensors").is_file():
         train(config_from_dict(dict(base_recipe, disable_tqdm=True)))
     for seed in args.seeds:
         for text in args.variant:
@@ -88,7 +91,8 @@ def main() -> None:
             )
             config.update(overrides, disable_tqdm=True)
             start = time.perf_counter()
-            train(config_from_dict(config))
+            if not args.eval_only:
+                train(config_from_dict(config))
             seconds = time.perf_counter() - start
             result = {
                 "variant": text,

@@ -19,7 +19,8 @@ def test_table_of_presets():
     assert online.use_mixture and online.mix_beta == 0.1 and online.online and not online.backspace
     sm = PRESETS["sequencematch"]
     assert sm.use_mixture and sm.mix_beta == 0.5 and sm.backspace and sm.noise_prob > 0 and sm.online
-    assert sm.td_weight == 0.1 and sm.gamma == 0.998  # c measured on the toy chain (docs/objectives.md)
+    # the paper's alpha = 0.01 (c = 25) and eta = 0.001 as the weight of the IL term (docs/results.md)
+    assert sm.td_weight == 25.0 and sm.il_weight == 0.001 and sm.gamma == 0.998
     for preset in PRESETS.values():
         assert preset.online == preset.use_mixture  # the mixture needs rollouts
         with pytest.raises(dataclasses.FrozenInstanceError):

@@ -8,7 +8,7 @@
 | ``iqlearn_online`` | chi2 | mixture beta = 0.1 | off                | Wulfmeier et al., online       |
 | ``sequencematch``  | chi2 | mixture beta = 0.5 | on, noise+rollouts | SequenceMatch-chi^2            |
 
-The numbers are starting points, not measured optima; docs/objectives.md lists the papers' values.
+How the numbers were chosen (on validation splits) is in docs/results.md; docs/objectives.md lists the papers'.
 """
 
 from __future__ import annotations
@@ -76,21 +76,24 @@ BASELINE = "mle"  # the preset every comparison is measured against
 PRESETS: dict[str, Preset] = {
     BASELINE: Preset(name=BASELINE),
     "mle_bksp": Preset(name="mle_bksp", backspace=True, noise_prob=0.05),
-    # Wulfmeier et al. eq. 14, TD-regularised MLE; lambda swept in the paper
-    "iqlearn": Preset(name="iqlearn", use_il=True, td_weight=0.1, gamma=0.998),
+    # Wulfmeier et al. eq. 14, TD-regularised MLE; lambda swept in the paper. lambda = 0.01: greedy validation
+    # accuracy 0.810 against 0.780 at lambda = 0.1 (arithmetic, Llama base, one seed; docs/results.md)
+    "iqlearn": Preset(name="iqlearn", use_il=True, td_weight=0.01, gamma=0.998),
     "iqlearn_online": Preset(
         name="iqlearn_online", use_il=True, td_weight=0.1, gamma=0.998, use_mixture=True, mix_beta=0.1, online=True
     ),
-    # SequenceMatch used alpha = 0.01 -> c = 1 / (4 alpha) = 25; on our toy chain c = 25 puts 40% of the
-    # occupancy out of distribution and c = 0.1 0.3% (docs/objectives.md, "Choosing c"), so c = 0.1 here.
+    # The paper's numbers, alpha = 0.01 -> c = 1 / (4 alpha) = 25 and eta = 0.001, with eta the weight of the
+    # SequenceMatch term: L = 0.999 L_MLE + 0.001 L_IL. Read the other way (eta the MLE anchor's weight, c = 25)
+    # it put 40% of the toy chain's occupancy out of distribution and fell to 0.058 arithmetic accuracy; this
+    # reading beat the former c = 0.1, il_weight = 0.999 on validation (docs/results.md).
     "sequencematch": Preset(
         name="sequencematch",
         use_il=True,
-        td_weight=0.1,
+        td_weight=25.0,
         gamma=0.998,
         use_mixture=True,
         mix_beta=0.5,
-        il_weight=0.999,
+        il_weight=0.001,
         backspace=True,
         noise_prob=0.05,
         online=True,
