@@ -45,7 +45,6 @@ QUICK = DemoSettings(
     rollout_every=3,
     rollout_batch_size=16,
     seeds=(1, 2),
-    workers=1,
 )
 # The longer configuration (`imitlm demo --full`): the 4-layer Llama base, which reaches 0.854 validation accuracy
 # where the GPT-2 base reaches 0.300 (docs/results.md), so the comparison is not at the floor. About 2.5x the compute
