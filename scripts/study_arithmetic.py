@@ -23,7 +23,7 @@ from imitlm.evaluation.metrics import per_question_correct
 from imitlm.models import load_trained
 from imitlm.tasks import arithmetic_rows
 from imitlm.training.parsing import config_from_dict
-from imitlm.training.recipes import arithmetic_from_scratch, continue_with_preset
+from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
 from imitlm.training.run import train
 
 RATES = (0.0, 0.05, 0.1)
@@ -59,6 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
     parser.add_argument("--base_steps", type=int, default=2500)
+    parser.add_argument(
+        "--model", choices=["gpt2", "llama"], default="llama", help="Base architecture if --base is new."
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument("--variant", action="append", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -70,7 +73,12 @@ def main() -> None:
     parser.add_argument("--eval_only", action="store_true", help="Score runs trained before on --split; no training.")
     args = parser.parse_args()
     base_recipe = arithmetic_from_scratch(
-        args.base, steps=args.base_steps, batch_size=64, num_train_examples=20000, difficulty=args.difficulty
+        args.base,
+        steps=args.base_steps,
+        batch_size=64,
+        num_train_examples=20000,
+        difficulty=args.difficulty,
+        model_config=TINY_LLAMA if args.model == "llama" else TINY_GPT2,
     )
     if not args.eval_only and not (Path(args.base) / "model.safetensors").is_file():
         train(config_from_dict(dict(base_recipe, disable_tqdm=True)))
