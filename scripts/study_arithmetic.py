@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import string
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import per_question_correct
 from imitlm.models import load_trained
 from imitlm.tasks import arithmetic_rows
+from imitlm.tasks.arithmetic import digit_token_ids
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
 from imitlm.training.run import train
@@ -45,7 +45,7 @@ def evaluate(model_dir: str, split: str, num: int, difficulty: int) -> dict:
     rows = arithmetic_rows(split, num, seed=0, difficulty=difficulty)
     prompts, references = list(rows["prompt"]), list(rows["completion"])
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    digit_ids = [i for i, token in enumerate(vocab) if token in string.digits + "abcdef-"]
+    digit_ids = digit_token_ids(vocab)
     out = {}
     for rate in RATES:
         samples = generate_samples(

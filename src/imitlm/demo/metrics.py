@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import string
-
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import Sample, generate_samples
 from imitlm.evaluation.metrics import distinct_n, exact_match, per_question_correct, perplexity, self_bleu
@@ -12,6 +10,7 @@ from imitlm.models import bksp_id_of, load_trained, run_settings
 from imitlm.objectives import get_preset
 from imitlm.rollout.display import format_trace
 from imitlm.tasks import arithmetic_rows
+from imitlm.tasks.arithmetic import digit_token_ids
 
 FORCED_ERROR_RATES = (0.0, 0.05, 0.1)
 
@@ -43,7 +42,7 @@ def evaluate_method(model_dir: str, settings, preset: str) -> dict:
     prompts, references = list(rows["prompt"]), list(rows["completion"])
     bksp = bksp_id_of(model)
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    digit_ids = [i for i, token in enumerate(vocab) if token in string.digits + "abcdef-"]
+    digit_ids = digit_token_ids(vocab)
     result: dict = {}
     per_question: dict[str, list[int]] = {}
     num_bksp = num_fixed = num_actions = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
@@ -49,16 +49,7 @@ QUICK = DemoSettings(
 # The longer configuration (`imitlm demo --full`): the 4-layer Llama base, which reaches 0.854 validation accuracy
 # where the GPT-2 base reaches 0.300 (docs/results.md), so the comparison is not at the floor. About 2.5x the compute
 # of the default per step: about an hour on 2 CPU cores.
-FULL = DemoSettings(
-    base_steps=2500,
-    preset_steps=400,
-    num_train_examples=20000,
-    num_test_examples=500,
-    num_diversity_prompts=40,
-    samples_per_prompt=5,
-    difficulty=0,
-    model_config=dict(TINY_LLAMA),
-)
+FULL = replace(DEFAULT, model_config=dict(TINY_LLAMA))
 
 
 def base_config(settings: DemoSettings, output_dir: Path) -> dict:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import string
 import time
 from pathlib import Path
 
@@ -22,13 +21,13 @@ from imitlm.models import load_trained
 from imitlm.reporting.sweep import plot_sweep, write_sweep_csv, write_sweep_json
 from imitlm.sweep.space import ParamSpec
 from imitlm.tasks import arithmetic_rows
+from imitlm.tasks.arithmetic import digit_token_ids
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 from imitlm.training.checkpoints import NonFiniteError
 from imitlm.training.config import ImitConfig
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
 
-FORCED_TOKENS = string.digits + "abcdef-"  # forced errors are wrong digits, as in the demo (demo/metrics.py)
 EVAL_BATCH_SIZE = 64
 
 
@@ -78,7 +77,7 @@ def score(model, tokenizer, rows, metric: Metric, max_new_tokens: int) -> float:
         max_new_tokens=max_new_tokens,
         batch_size=EVAL_BATCH_SIZE,
         force_prob=metric.force_prob,
-        force_token_ids=[i for i, token in enumerate(vocab) if token in FORCED_TOKENS] or None,
+        force_token_ids=digit_token_ids(vocab) or None,  # forced errors are wrong digits, as in the demo
         seed=0,
     )
     return accuracy([s.text for s in samples], list(rows["completion"]))

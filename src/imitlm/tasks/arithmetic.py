@@ -84,6 +84,14 @@ def generate_problems(num_examples: int, split: str = "train", seed: int = 0, di
     return problems
 
 
+DIGITS = string.digits + "abcdef-"  # what an answer is made of (bases up to 16, a sign): the plausible wrong tokens
+
+
+def digit_token_ids(token_strings: list[str]) -> list[int]:
+    """Ids of the answer-character tokens: the ground-truth noise and the forced errors of evaluation draw from them."""
+    return [i for i, token in enumerate(token_strings) if token in DIGITS]
+
+
 def wrong_digit_sampler(token_strings: list[str]):
     """Ground-truth noise for `<bksp>` augmentation: a plausible wrong digit (DESIGN sec 5).
 
@@ -92,7 +100,7 @@ def wrong_digit_sampler(token_strings: list[str]):
     """
     import torch
 
-    digit_ids = [i for i, token in enumerate(token_strings) if token in string.digits + "abcdef" or token == "-"]
+    digit_ids = digit_token_ids(token_strings)
 
     def sampler(prefix_ids, true_token_id: int, generator: torch.Generator | None = None) -> int:
         candidates = [i for i in digit_ids if i != true_token_id]
