@@ -9,6 +9,7 @@ import pytest
 from imitlm.cli import main
 from imitlm.evaluation.rewards import score_rows
 from imitlm.models import load_trained, run_settings
+from imitlm.objectives import PRESETS
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "arithmetic_iqlearn.yaml")
 TINY = [
@@ -53,7 +54,7 @@ def test_settings_saved_and_used_as_defaults(tmp_path):
     model, tokenizer = load_trained(str(out))
     settings = run_settings(model)
     assert settings["gamma"] == 0.9 and settings["preset"] == "iqlearn" and settings["difficulty"] == 0
-    assert settings["task_seed"] == 3 and settings["td_weight"] == pytest.approx(0.1)
+    assert settings["task_seed"] == 3 and settings["td_weight"] == pytest.approx(PRESETS["iqlearn"].td_weight)
     assert json.loads((out / "config.json").read_text())["imitlm"] == settings
 
     # rewards without --gamma: the training gamma (0.9), not the fallback 0.998
