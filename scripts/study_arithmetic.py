@@ -15,13 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from imitlm.evaluation.generation import generate_samples
-from imitlm.evaluation.metrics import per_question_correct
-from imitlm.models import load_trained
-from imitlm.tasks import arithmetic_rows
-from imitlm.tasks.arithmetic import digit_token_ids
+from imitlm.demo.metrics import evaluate_method
+from imitlm.demo.settings import DEFAULT
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
 from imitlm.training.run import train
@@ -40,19 +38,16 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return preset, overrides
 
 
-def evaluate(model_dir: str, split: str, num: int, difficulty: int) -> dict:
-    model, tokenizer = load_trained(model_dir)
-    rows = arithmetic_rows(split, num, seed=0, difficulty=difficulty)
-    prompts, references = list(rows["prompt"]), list(rows["completion"])
-    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    digit_ids = digit_token_ids(vocab)
-    out = {}
-    for rate in RATES:
-        samples = generate_samples(
-            model, tokenizer, prompts, max_new_tokens=24, force_prob=rate, force_token_ids=digit_ids, seed=1
-        )
-        out[f"correct_forced_{rate}"] = per_question_correct([s.text for s in samples], references)
-    return out
+def evaluate(model_dir: str, preset: str, split: str, num: int, difficulty: int) -> dict:
+    """The demo's metrics on ``split``; per-question correctness under the keys summarise_study.py reads."""
+    settings = replace(DEFAULT, num_test_examples=num, difficulty=difficulty)
+    metrics = evaluate_method(model_dir, settings, preset, split=split)
+    per_question = metrics.pop("per_question")
+    out = {f"correct_forced_{rate}": per_question[f"accuracy_forced_{rate}"] for rate in RATES[1:]}
+    out["correct_forced_0.0"] = per_question["accuracy_greedy"]
+    out["correct_sampled"] = per_question["accuracy_sampled"]
+    keys = ("self_bleu", "distinct_1", "distinct_2", "perplexity", "backspace_rate", "reward_return_spearman")
+    return {**out, **{key: metrics[key] for key in keys if key in metrics}}
 
 
 def main() -> None:
@@ -108,9 +103,10 @@ def main() -> None:
                 "split": args.split,
                 "steps": config["max_steps"],
                 "train_seconds": round(seconds, 1),
-                **evaluate(str(run_dir), args.split, args.num_examples, args.difficulty),
+                **evaluate(str(run_dir), preset, args.split, args.num_examples, args.difficulty),
             }
             summary = {k: sum(v) / len(v) for k, v in result.items() if k.startswith("correct_")}
+            summary.update({k: result[k] for k in ("self_bleu", "perplexity") if k in result})
             print(json.dumps({"variant": text, "seed": seed, **summary}), flush=True)
             with open(args.out, "a") as handle:
                 handle.write(json.dumps(result) + "\n")

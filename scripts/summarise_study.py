@@ -1,5 +1,7 @@
 """Study JSON lines (scripts/study_arithmetic.py) -> a markdown table: per variant, mean accuracy over seeds at each
 forced-error rate, and the paired difference against a reference variant (bootstrap over seeds and questions).
+With --diversity (rows scored by the current study script): sampled accuracy (paired as above) and Self-BLEU of
+several samples per prompt (a Student-t interval of the per-seed differences, seeds paired).
 
     python scripts/summarise_study.py docs/results/study_validation.jsonl --reference mle
 """
@@ -28,10 +30,26 @@ def diff_cell(result: dict) -> str:
     return f"{result['difference']:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
+def diversity_cells(by_seed: dict, reference: dict, is_reference: bool) -> list[str]:
+    seeds = sorted(by_seed)
+    shared = [s for s in seeds if s in reference and "self_bleu" in by_seed[s] and "self_bleu" in reference[s]]
+    sampled = cell(mean_ci([np.mean(by_seed[s]["correct_sampled"]) for s in seeds]))
+    bleu = cell(mean_ci([by_seed[s]["self_bleu"] for s in seeds]))
+    if is_reference or not shared:
+        return [sampled, "-", bleu, "-"]
+    a = np.array([by_seed[s]["correct_sampled"] for s in shared], dtype=float)
+    b = np.array([reference[s]["correct_sampled"] for s in shared], dtype=float)
+    bleu_diff = mean_ci([by_seed[s]["self_bleu"] - reference[s]["self_bleu"] for s in shared])
+    interval = bleu_diff["ci95"]
+    bleu_text = f"{bleu_diff['mean']:+.2f}" + ("" if interval is None else f" [{interval[0]:+.2f}, {interval[1]:+.2f}]")
+    return [sampled, diff_cell(paired_bootstrap(a, b)), bleu, bleu_text]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("files", nargs="+")
     parser.add_argument("--reference", default="mle")
+    parser.add_argument("--diversity", action="store_true", help="Sampled accuracy and Self-BLEU columns.")
     args = parser.parse_args()
     runs = defaultdict(dict)  # variant -> seed -> row
     for path in args.files:
@@ -40,6 +58,8 @@ def main() -> None:
             runs[row["variant"]][row["seed"]] = row
     reference = runs[args.reference]
     header = ["variant", "seeds"] + [f"acc q={r}" for r in RATES] + [f"vs {args.reference} q={r}" for r in RATES]
+    if args.diversity:
+        header += ["sampled acc", f"vs {args.reference}", "self-BLEU", f"vs {args.reference}"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for variant, by_seed in runs.items():
@@ -55,6 +75,8 @@ def main() -> None:
             a = np.array([by_seed[s][f"correct_forced_{rate}"] for s in shared], dtype=float)
             b = np.array([reference[s][f"correct_forced_{rate}"] for s in shared], dtype=float)
             cells.append(diff_cell(paired_bootstrap(a, b)))
+        if args.diversity:
+            cells += diversity_cells(by_seed, reference, variant == args.reference)
         print("| " + " | ".join(cells) + " |")
 
 

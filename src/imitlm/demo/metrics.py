@@ -34,11 +34,12 @@ def backspace_fixes(sample: Sample, reference: str, tokenizer, bksp_id: int | No
     return total, fixed
 
 
-def evaluate_method(model_dir: str, settings, preset: str) -> dict:
-    """Every demo metric of one trained model on the test questions; ``per_question`` holds 0/1 correctness per
-    question for each accuracy (the same questions for every method and seed)."""
+def evaluate_method(model_dir: str, settings, preset: str, split: str = "test") -> dict:
+    """Every demo metric of one trained model on ``settings.num_test_examples`` questions of ``split``;
+    ``per_question`` holds 0/1 correctness per question for each accuracy (the same questions for every method and
+    seed). The study script scores its validation runs with the same function."""
     model, tokenizer = load_trained(model_dir)
-    rows = arithmetic_rows("test", settings.num_test_examples, seed=0, difficulty=settings.difficulty)
+    rows = arithmetic_rows(split, settings.num_test_examples, seed=0, difficulty=settings.difficulty)
     prompts, references = list(rows["prompt"]), list(rows["completion"])
     bksp = bksp_id_of(model)
     vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
