@@ -2,7 +2,7 @@
 
 The public API, as in TRL and transformers::
 
-    from imitlm import ImitConfig, ImitationTrainer, get_preset, imitation_loss
+    from imitlm import ImitConfig, ImitationTrainer, RewardFunction, get_preset, imitation_loss
 
 Names are imported on first use, so ``import imitlm.reporting`` (no torch) stays light.
 """
@@ -33,6 +33,7 @@ _EXPORTS = {
     "build_inputs": "imitlm.backspace.layout",
     "make_layout": "imitlm.backspace.layout",
     "load_trained": "imitlm.models",
+    "RewardFunction": "imitlm.evaluation.reward_function",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -31,7 +31,7 @@ def teacher_forced(
         batch = pad_batch(prompt_ids, actions, pad)
         layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=model_dtype(model))
         # V, log pi and r over the legal actions, as in training and sampling: no <bksp> at the prompt
-        logits = mask_illegal_bksp(
-            model(**layout.model_inputs()).logits.float(), layout.bksp_illegal, bksp
-        )  # (B, T, V)
+        inputs = {name: tensor.to(model.device) for name, tensor in layout.model_inputs().items()}
+        logits = model(**inputs).logits.float().to(layout.targets.device)  # forward on the model's device
+        logits = mask_illegal_bksp(logits, layout.bksp_illegal, bksp)  # (B, T, V)
         yield start, actions, layout, logits
