@@ -69,6 +69,10 @@ def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
                 "give a local directory or an available hub name"
             ) from None
     else:
+        if config.model_config is None:
+            raise UserError(
+                "no model given: set --model_name_or_path, or model_config in the YAML to train from scratch"
+            )
         settings = dict(config.model_config)
         model_type = settings.pop("model_type", None)
         if model_type is None:

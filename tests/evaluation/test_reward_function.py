@@ -15,8 +15,8 @@ from imitlm.tasks.arithmetic import ALPHABET
 from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 TEMPLATE = (
-    "{% for m in messages %}{{ m['role'][0] }}:{{ m['content'] }} {% endfor %}"
-    "{% if add_generation_prompt %}a:{% endif %}"
+    "{% for m in messages %}{{ m['role'][0] }} {{ m['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}a {% endif %}"
 )
 
 
@@ -52,7 +52,7 @@ def test_conversational_rows_use_the_chat_template(saved):
     rf.tokenizer = tokenizer.__class__.from_pretrained(path)
     rf.tokenizer.chat_template = TEMPLATE
     chat = rf(prompts=[[{"role": "user", "content": "2 + 2?"}]], completions=[[{"role": "assistant", "content": "4"}]])
-    plain = rf(prompts=["u:2 + 2? a:"], completions=["4"])
+    plain = rf(prompts=["u 2 + 2? a "], completions=["4"])
     assert chat == pytest.approx(plain)
     rf.tokenizer.chat_template = None
     with pytest.raises(UserError, match="chat template"):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import datasets
 
+from imitlm.data.chat import is_conversational, render_completion, render_prompt
 from imitlm.errors import UserError
 
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -67,6 +68,15 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
     columns = set(dataset.column_names)
     if {"prompt", "completion"} <= columns:
         rows = dataset.select_columns(["prompt", "completion"])
+        if is_conversational(rows[0]["prompt"]) or is_conversational(rows[0]["completion"]):  # TRL's chat format
+
+            def render(row):
+                return {
+                    "prompt": render_prompt(row["prompt"], tokenizer),
+                    "completion": render_completion(row["completion"]),
+                }
+
+            rows = rows.map(render, remove_columns=rows.column_names)
     elif "text" in columns:
         rows = dataset.map(lambda row: {"prompt": "", "completion": row["text"]}, remove_columns=dataset.column_names)
     elif "messages" in columns:

@@ -210,10 +210,6 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"unknown task {self.task!r}; use one of: {', '.join(TASKS)}")
         if self.task == "text" and not self.dataset_name:
             raise UserError("--task text needs --dataset_name (a hub dataset name or a local jsonl/csv/parquet path)")
-        if self.model_name_or_path is None and self.model_config is None:
-            raise UserError(
-                "no model given: set --model_name_or_path, or model_config in the YAML to train from scratch"
-            )
         if self.learning_rate < 0:
             raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
         if self.gamma is not None and not 0.0 < self.gamma <= 1.0:

@@ -77,7 +77,7 @@ def parse_train_args(argv: Sequence[str] | None = None) -> ImitConfig:
     if pre is not None and pre.config:
         parser.set_defaults(**load_recipe(pre.config))
     outputs = parser.parse_args_into_dataclasses(argv, look_for_args_file=False)
-    return outputs[0]
+    return check_model_given(outputs[0])
 
 
 def parse_overrides(argv: Sequence[str], source: str = "the command line") -> dict[str, Any]:
@@ -99,4 +99,11 @@ def config_from_dict(data: dict[str, Any]) -> ImitConfig:
     check_keys(data, source="config")
     if isinstance(data.get("model_config"), str):
         data = {**data, "model_config": json.loads(data["model_config"])}
-    return ImitConfig(**data)
+    return check_model_given(ImitConfig(**data))
+
+
+def check_model_given(config: ImitConfig) -> ImitConfig:
+    """A command or recipe must name a model (the Python API may pass a model object instead)."""
+    if config.model_name_or_path is None and config.model_config is None:
+        raise UserError("no model given: set --model_name_or_path, or model_config in the YAML to train from scratch")
+    return config

@@ -31,6 +31,7 @@ from imitlm.training.checkpoints import (
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.config import check_attention
+from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
 
 STATE_FILE = "imitlm_state.pt"
@@ -84,7 +85,9 @@ def check_parallelism(trainer: Trainer) -> None:
 class ImitationTrainer(Trainer):
     """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
 
-    `args` is an `ImitConfig`; `train_dataset` holds `prompt_ids`/`completion_ids` rows (see `data.encode`).
+    `model` is a model object or a name/path (loaded with `from_pretrained`, tokenizer too); `args` is an
+    `ImitConfig` (no model settings needed); datasets hold raw `prompt`/`completion` strings or chat messages, `text`,
+    `messages`, or rows tokenised to `prompt_ids`/`completion_ids` (see `training.inputs`).
     """
 
     def __init__(
@@ -100,8 +103,11 @@ class ImitationTrainer(Trainer):
         noise_sampler=None,
     ):
         self.preset = get_preset(args.objective)
+        model, processing_class = resolve_model(model, processing_class, args.attn_implementation)
         tokenizer = processing_class
         self.bksp_id = add_backspace(tokenizer, model) if self.preset.backspace else bksp_id_of(model)
+        train_dataset = token_rows(train_dataset, tokenizer, args.max_length, "train_dataset")
+        eval_dataset = token_rows(eval_dataset, tokenizer, args.max_length, "eval_dataset")
         if self.bksp_id is not None:  # the <bksp> layout needs a kernel that applies its 4D mask
             check_attention(getattr(model.config, "_attn_implementation", None) or args.attn_implementation, True)
         if peft_config is not None:
