@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 
 from imitlm.evaluation.scoring import teacher_forced
 from imitlm.objectives import log_policy, sequence_returns, token_rewards
+from imitlm.validation import check_sampling
 
 DEFAULT_GAMMA = 0.998
 
@@ -43,13 +45,16 @@ def score_rows(
 
 
 def write_rewards(args) -> None:
+    from imitlm.data.checks import check_known_characters
     from imitlm.models import load_trained, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     model, tokenizer = load_trained(args.model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
+    check_known_characters([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)
     tau = setting(args.q_temperature, model, "q_temperature", 1.0)
+    check_sampling(SimpleNamespace(gamma=gamma, q_temperature=tau))  # the saved settings too
     results = score_rows(
         model,
         tokenizer,
@@ -62,7 +67,7 @@ def write_rewards(args) -> None:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for result in results:
-            out.write(json.dumps(result) + "\n")
+            out.write(json.dumps(result, allow_nan=False) + "\n")
     finally:
         if args.output:
             out.close()

@@ -6,12 +6,14 @@ Every loader returns rows with string columns `prompt` and `completion` (plain t
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import datasets
 
 from imitlm.errors import UserError
 
+logger = logging.getLogger(__name__)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -47,8 +49,10 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
         if builder in ("json", "csv"):
             for f in files:
                 check_utf8(f)
+        # csv: every cell read as text, so an answer "007" or "1.50" stays what the file says
+        options = {"dtype": str, "keep_default_na": False} if builder == "csv" else {}
         try:
-            return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train")
+            return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train", **options)
         except UnicodeDecodeError:
             raise UserError(f"{path} is not UTF-8 text; re-encode it as UTF-8") from None
         except Exception as error:  # datasets wraps parse errors in many types
@@ -57,7 +61,13 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
             raise UserError(f"could not read {path} as {builder}: {first_line(error)}; fix the file's format") from None
     if name_or_path.startswith((".", "/")) or Path(name_or_path).suffix in LOCAL_FORMATS:
         raise UserError(f"data file not found: {name_or_path}; check the path")
-    return datasets.load_dataset(name_or_path, config_name, split=split)
+    try:
+        return datasets.load_dataset(name_or_path, config_name, split=split)
+    except Exception as error:  # offline, no such dataset, no such split or configuration: datasets' many types
+        raise UserError(
+            f"could not load dataset {name_or_path!r} (split {split!r}): {first_line(error)}; "
+            "give an existing local jsonl/csv/parquet file or an available hub dataset"
+        ) from None
 
 
 def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str = "dataset") -> datasets.Dataset:
@@ -66,6 +76,10 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
         raise UserError(f"{source} is empty; give a dataset with at least one row")
     columns = set(dataset.column_names)
     if {"prompt", "completion"} <= columns:
+        if "text" in columns:
+            logger.warning(
+                "%s has `text` beside `prompt`/`completion`: training on prompt/completion, `text` ignored", source
+            )
         rows = dataset.select_columns(["prompt", "completion"])
     elif "text" in columns:
         rows = dataset.map(lambda row: {"prompt": "", "completion": row["text"]}, remove_columns=dataset.column_names)
@@ -88,9 +102,28 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
         raise UserError(
             f"{source} has columns {sorted(columns)}; it needs `text`, `prompt` and `completion`, or `messages`"
         )
+    return check_rows(rows.map(as_strings), source)
+
+
+def as_strings(row: dict) -> dict:
+    """Numbers are text here: a CSV or JSON answer 17172 is the completion "17172"."""
+    return {
+        key: str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        for key, value in row.items()
+    }
+
+
+def check_rows(rows: datasets.Dataset, source: str) -> datasets.Dataset:
+    """Each row's own problem, by its index (0-based, as in the file)."""
     for i, row in enumerate(rows):
-        if not isinstance(row["completion"], str) or not row["completion"].strip():
+        for column in ("prompt", "completion"):
+            value = row[column]
+            if value is None and column == "prompt":
+                raise UserError(f"{source}: row {i} has no prompt; use an empty string for none")
+            if value is None:
+                raise UserError(f"{source}: row {i} has no completion; remove the row or fill it in")
+            if not isinstance(value, str):
+                raise UserError(f"{source}: row {i} has a {column} of type {type(value).__name__}; it must be text")
+        if not row["completion"].strip():
             raise UserError(f"{source}: row {i} has an empty completion; remove it or fill it in")
-        if row["prompt"] is None:
-            raise UserError(f"{source}: row {i} has no prompt; use an empty string for none")
     return rows
