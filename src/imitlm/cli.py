@@ -191,7 +191,12 @@ def run_evaluate(args) -> int:
         setting(args.difficulty, model, "difficulty", 1),
         tokenizer,
     )
-    check_known_characters([*rows["prompt"], *rows["completion"]], tokenizer, args.data or "the questions")
+    check_known_characters(
+        [*rows["prompt"], *rows["completion"]],
+        tokenizer,
+        args.data or "the questions",
+        consequence=" (a reference holding one can never be matched exactly)",
+    )
     result = evaluate(
         model,
         tokenizer,

@@ -116,10 +116,15 @@ def load_pretrained(loader, name: str, option: str, what: str, **kwargs):
     try:
         return loader.from_pretrained(name, **kwargs)
     except Exception as error:  # OSError, SafetensorError, ValueError, EnvironmentError...: one line for all
-        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        if Path(name).exists():
+            raise UserError(
+                f"could not load the {what} of {option} {name} ({reason}); the files may be truncated or corrupt: "
+                "give a directory a finished `imitlm train` wrote"
+            ) from None
         raise UserError(
-            f"could not load the {what} of {option} {name} ({reason}); the files may be truncated or corrupt: "
-            "give a directory a finished `imitlm train` wrote, or an available hub name"
+            f"{option} {name} is not a local directory, and the hub could not provide its {what} ({reason}); "
+            "check the path, or the hub name and your connection"
         ) from None
 
 

@@ -63,7 +63,7 @@ def describe_unknown(unknown: Counter, source: str) -> str:
     return f"{source} holds characters the tokenizer does not know: {shown}{more}; they become its unknown token"
 
 
-def check_known_characters(texts, tokenizer, source: str, allow: bool = True) -> None:
+def check_known_characters(texts, tokenizer, source: str, allow: bool = True, consequence: str = "") -> None:
     """Warn once (one line) about characters that would become `<unk>`; refuse them unless ``allow``."""
     unknown = unknown_characters(texts, tokenizer)
     if not unknown:
@@ -71,4 +71,4 @@ def check_known_characters(texts, tokenizer, source: str, allow: bool = True) ->
     message = describe_unknown(unknown, source)
     if not allow:
         raise UserError(f"{message}; pass --allow_unknown_chars to train anyway, or use a tokenizer that has them")
-    logger.warning("%s (a reference holding one can never be matched exactly)", message)
+    logger.warning("%s%s", message, consequence)

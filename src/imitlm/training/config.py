@@ -199,6 +199,8 @@ class ImitConfig(TrainingArguments):
                 self.model_config = json.loads(self.model_config)
             except json.JSONDecodeError:
                 raise UserError(f"--model_config must be a JSON object, got {self.model_config!r}") from None
+        if self.model_config is not None and not isinstance(self.model_config, dict):
+            raise UserError(f"model_config must be a mapping like {{model_type: gpt2}}, got {self.model_config!r}")
         if self.use_cpu and self.ddp_backend and "WORLD_SIZE" not in os.environ:
             self.ddp_backend = None  # one process: a recipe's `gloo` for torchrun has no process group to join
         try:

@@ -57,7 +57,11 @@ def typed_value(action: argparse.Action, key: str, value: Any, source: str) -> A
 def scalar_value(action: argparse.Action, key: str, value: Any, source: str) -> Any:
     kind = action.type
     expected = {int: "an integer", float: "a number", string_to_bool: "true or false"}.get(kind)
-    if kind is parse_json_object and isinstance(value, dict):
+    if kind is parse_json_object:
+        if isinstance(value, str):
+            return parse_json_object(value)
+        if not isinstance(value, dict):
+            raise UserError(f"config key {key!r} in {source} must be a mapping (model_type: ..., ...), got {value!r}")
         return value
     if kind is str:  # a str option takes any scalar; dicts pass (Trainer options that accept a dict or a path)
         return str(value) if isinstance(value, int | float | bool) else value
