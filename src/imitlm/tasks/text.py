@@ -32,6 +32,17 @@ def check_utf8(path: Path) -> None:
         raise UserError(f"{path} is not UTF-8 text (byte {error.start}); re-encode it as UTF-8") from None
 
 
+def csv_as_text(path: Path) -> datasets.Features:
+    """Every column of a CSV file typed as a string (pandas would read "007" as the number 7)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if len(set(header)) != len(header) or not all(header):
+        raise UserError(f"{path}: its first line must name each column once (e.g. prompt,completion)")
+    return datasets.Features({name: datasets.Value("string") for name in header})
+
+
 def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
     path = Path(name_or_path)
     if path.exists():
@@ -50,7 +61,7 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
             for f in files:
                 check_utf8(f)
         # csv: every cell read as text, so an answer "007" or "1.50" stays what the file says
-        options = {"dtype": str, "keep_default_na": False} if builder == "csv" else {}
+        options = {"features": csv_as_text(files[0]), "keep_default_na": False} if builder == "csv" else {}
         try:
             return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train", **options)
         except UnicodeDecodeError:
@@ -102,15 +113,16 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
         raise UserError(
             f"{source} has columns {sorted(columns)}; it needs `text`, `prompt` and `completion`, or `messages`"
         )
-    return check_rows(rows.map(as_strings), source)
+    return check_rows(as_strings(rows), source)
 
 
-def as_strings(row: dict) -> dict:
-    """Numbers are text here: a CSV or JSON answer 17172 is the completion "17172"."""
-    return {
-        key: str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-        for key, value in row.items()
-    }
+def as_strings(rows: datasets.Dataset) -> datasets.Dataset:
+    """Numbers are text here: a JSON answer 17172 is the completion "17172"."""
+    for column in ("prompt", "completion"):
+        feature = rows.features[column]
+        if isinstance(feature, datasets.Value) and feature.dtype.startswith(("int", "uint", "float")):
+            rows = rows.cast_column(column, datasets.Value("string"))
+    return rows
 
 
 def check_rows(rows: datasets.Dataset, source: str) -> datasets.Dataset:
