@@ -100,10 +100,13 @@ def run_command(command: str, argv: list[str]) -> int:
 def run_train(argv: list[str]) -> int:
     import shlex
 
+    from imitlm.training.config import ignored_options
     from imitlm.training.parsing import parse_train_args
     from imitlm.training.run import TrainingInterrupted, train
 
     config = parse_train_args(argv)
+    for line in ignored_options(config):
+        logging.getLogger("imitlm").warning(line)
     try:
         train(config)
     except TrainingInterrupted as stop:
@@ -182,6 +185,8 @@ def run_evaluate(args) -> int:
     task = args.task or (None if args.data else run_settings(model).get("task"))
     if task == "text":
         return run_evaluate_text(args, model, tokenizer)
+    if task == "arithmetic" and args.data is None and args.num_examples == 0:
+        raise UserError("--num_examples 0 means every row of --data; give a number of arithmetic questions")
     rows = load_eval_rows(
         task,
         args.data,
@@ -225,6 +230,8 @@ def run_evaluate_text(args, model, tokenizer) -> int:
 
     if args.data is None:
         raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
+    if args.mauve_features_model is not None:  # before any generation: MAUVE comes last
+        check_mauve(args.mauve_features_model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
@@ -245,6 +252,15 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
     print(f"{shown} on {result['num_examples']} rows; wrote {output}")
     return 0
+
+
+def check_mauve(features_model: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mauve") is None:
+        raise UserError("MAUVE needs the optional extra: pip install 'imitlm[mauve]' (mauve-text, GPL)")
+    if not os.path.isdir(features_model):
+        raise UserError(f"--mauve_features_model {features_model} is not a directory; give a local model directory")
 
 
 def run_generate(args) -> int:

@@ -43,7 +43,12 @@ NON_NEGATIVE = (
     "warmup_steps",
     "dataloader_num_workers",
     "save_total_limit",
+    "seed",
+    "data_seed",
+    "task_seed",
+    "sampler_seed",
 )
+DIFFICULTIES = range(4)  # arithmetic difficulty 0 .. 3 (tasks.arithmetic.DIFFICULTY_ENTROPY)
 # Files a command writes: checked (and their folder created) before the work that produces them.
 OUTPUT_FILES = ("output",)
 # Folders a command writes into.
@@ -57,6 +62,10 @@ def check_options(args) -> None:
         value = getattr(args, name, None)
         if value is None or isinstance(value, bool):
             continue
+        if isinstance(value, float) and math.isnan(value):
+            raise UserError(f"--{name} is NaN; give a number")
+        if name == "difficulty" and value not in DIFFICULTIES:
+            raise UserError(f"--difficulty must be 0..3, got {value}")
         if name in POSITIVE and value < 1:
             raise UserError(f"--{name} must be a positive integer, got {value}")
         if name in NON_NEGATIVE and value < 0:

@@ -4,7 +4,7 @@ and nothing done before (no model loaded, no file written)."""
 import pytest
 import yaml
 
-from cli.cli_support import BASE, MODEL, assert_user_error, save_small_model, write_jsonl
+from cli.cli_support import BASE, MODEL, assert_user_error, save_small_model, warning_lines, write_jsonl
 
 TRAIN_MISTAKES = [
     (["--max_stepz", "3"], "did you mean --max_steps?"),
@@ -30,6 +30,10 @@ TRAIN_MISTAKES = [
     (["--resume_from_checkpoint", "/nonexistent/checkpoint-3"], "not found"),
     (["--resume_from_checkpoint", "last"], "no complete checkpoint to resume"),
     (["--model_config", '{"model_type": "no_such_model"}'], "bad model_config"),
+    (["--seed", "-1"], "--seed must be >= 0"),
+    (["--learning_rate", "nan"], "learning_rate must be >= 0, got nan"),
+    (["--logging_steps", "0"], "logging_steps"),
+    (["--use_peft", "true", "--lora_target_modules", "no_such_layer"], "check --lora_target_modules"),
 ]
 
 
@@ -46,6 +50,14 @@ def test_text_task_options(cli, tmp_path):
     assert_user_error(cli(*text, "--dataset_name", data, "--eval_strategy", "steps"), "needs evaluation data")
     refused = cli(*text, "--dataset_name", data, "--dataset_test_split", "test")
     assert_user_error(refused, "is a local file", "would be the training rows")
+
+
+def test_options_the_run_would_not_read_are_said(cli, tmp_path):
+    flags = ["--rollout_every", "5", "--lora_r", "4", "--resume_from_checkpoint", "last"]  # then stops: no checkpoint
+    result = cli("train", "--model_config", MODEL, "--output_dir", tmp_path / "o", *BASE, *flags)
+    assert_user_error(result, "no complete checkpoint")
+    assert len(warning_lines(result, "--rollout_every ignored: the preset has no rollouts")) == 1
+    assert len(warning_lines(result, "--lora_r ignored: --use_peft is off")) == 1
 
 
 def test_output_dir_that_is_a_file(cli, tmp_path):
@@ -113,6 +125,13 @@ def command_mistakes(model, tmp_path):
         (["sweep", "--config", "c.yaml", "--space", "s.yaml", "--trials", "0"], "--trials must be a positive"),
         (["sweep", "--config", "c.yaml", "--space", "s.yaml", "--seeds", "0"], "--seeds must be a positive"),
         (["trian"], "unknown command 'trian'; did you mean train?"),
+        (["evaluate", "--model", model, "--difficulty", "7"], "--difficulty must be 0..3"),
+        (["evaluate", "--model", model, "--task", "arithmetic", "--num_examples", "0"], "give a number of arithmetic"),
+        (
+            ["evaluate", "--model", model, "--task", "text", "--data", data, "--mauve_features_model", tmp_path / "no"],
+            "--mauve_features_model",
+        ),
+        (["generate", "--model", model, "--prompt", "a", "--seed", "-3"], "--seed must be >= 0"),
     ]
 
 

@@ -7,6 +7,7 @@ fields below add the model, the task and the imitation objective.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -232,7 +233,7 @@ class ImitConfig(TrainingArguments):
             raise UserError(
                 "no model given: set --model_name_or_path, or model_config in the YAML to train from scratch"
             )
-        if self.learning_rate < 0:
+        if not self.learning_rate >= 0:
             raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
         if self.gamma is not None and not 0.0 < self.gamma <= 1.0:
             raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
@@ -295,6 +296,39 @@ class ImitConfig(TrainingArguments):
         if self.eval_strategy != "no" and not has_eval_data:
             need = "--dataset_test_split (a hub dataset's split)" if self.task == "text" else "--num_eval_examples > 0"
             raise UserError(f"--eval_strategy {self.eval_strategy} needs evaluation data: set {need}, or drop it")
+
+
+# Options read only under a condition: (option, condition on the config, what to tell when it is set but unread).
+CONDITIONAL = (
+    (
+        ("rollout_every", "rollout_batch_size", "rollout_buffer_size", "rollout_temperature", "policy_rows_per_batch"),
+        lambda c: PRESETS[c.objective].online,
+        "the preset has no rollouts (use an online preset)",
+    ),
+    (("noise_type",), lambda c: PRESETS[c.objective].backspace, "the preset has no <bksp> noise"),
+    (
+        ("divergence", "td_weight", "mix_beta", "il_weight", "gamma", "mle_warmup_steps"),
+        lambda c: PRESETS[c.objective].use_il,
+        "the preset is plain MLE, with no imitation term",
+    ),
+    (("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"), lambda c: c.use_peft, "--use_peft is off"),
+    (
+        ("num_train_examples", "num_eval_examples", "difficulty", "task_seed"),
+        lambda c: c.task == "arithmetic",
+        "they set the arithmetic questions and --task is text",
+    ),
+)
+
+
+def ignored_options(config: ImitConfig) -> list[str]:
+    """One line per group of options set away from their defaults that this run would not read."""
+    defaults = {f.name: f.default for f in dataclasses.fields(ImitConfig)}
+    lines = []
+    for names, applies, reason in CONDITIONAL:
+        unread = [f"--{name}" for name in names if getattr(config, name) != defaults[name]]
+        if unread and not applies(config):
+            lines.append(f"{', '.join(unread)} ignored: {reason}")
+    return lines
 
 
 def check_reporting(report_to) -> None:
