@@ -132,6 +132,9 @@ def command_mistakes(model, tmp_path):
             "--mauve_features_model",
         ),
         (["generate", "--model", model, "--prompt", "a", "--seed", "-3"], "--seed must be >= 0"),
+        (["generate", "--model", "no-such-org/no-such-model", "--prompt", "a"], "is not a local directory"),
+        (["demo", "--quick", "--full"], "contradict each other"),
+        (["bench", "--only", "train,speed"], "unknown measurement 'speed'"),
     ]
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 from types import SimpleNamespace
 
+from imitlm.evaluation.evaluate import finite
 from imitlm.evaluation.scoring import teacher_forced
 from imitlm.objectives import log_policy, sequence_returns, token_rewards
 from imitlm.validation import check_sampling
@@ -67,7 +68,7 @@ def write_rewards(args) -> None:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for result in results:
-            out.write(json.dumps(result, allow_nan=False) + "\n")
+            out.write(json.dumps(finite(result), allow_nan=False) + "\n")  # strict JSON: NaN as null
     finally:
         if args.output:
             out.close()
