@@ -71,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"imitlm: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the environment: a full disk, a permission, a file that went away mid-run
+        if debug:
+            raise
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"imitlm: error: {error.strerror or error}{where}; free space or fix the path and rerun", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as interrupt:
         if debug:
             raise

@@ -106,6 +106,8 @@ def check_model_dir(path: Path, option: str) -> None:
 
 
 def check_tokenizer_dir(path: Path, option: str) -> None:
+    if path.is_file():
+        raise UserError(f"{option} {path} is a file; give the tokenizer's directory")
     files = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model", "vocab.txt")
     if path.is_dir() and not any((path / name).is_file() for name in files):
         raise UserError(f"{option} {path} has no tokenizer (no tokenizer.json); save the tokenizer there too")

@@ -60,6 +60,14 @@ def test_options_the_run_would_not_read_are_said(cli, tmp_path):
     assert len(warning_lines(result, "--lora_r ignored: --use_peft is off")) == 1
 
 
+def test_paths_of_the_wrong_kind(cli, tmp_path):
+    (tmp_path / "f").write_text("x")
+    train = ["train", "--model_config", MODEL, "--output_dir", tmp_path / "o", *BASE]
+    assert_user_error(cli("train", "--config", tmp_path), "is a directory; give a YAML file")
+    assert_user_error(cli(*train, "--resume_from_checkpoint", tmp_path / "f"), "is not a directory")
+    assert_user_error(cli(*train, "--tokenizer_name_or_path", tmp_path / "f"), "is a file; give the tokenizer's")
+
+
 def test_output_dir_that_is_a_file(cli, tmp_path):
     (tmp_path / "f").write_text("x")
     assert_user_error(cli("train", "--model_config", MODEL, "--output_dir", tmp_path / "f", *BASE), "is a file")

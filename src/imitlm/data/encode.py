@@ -2,7 +2,8 @@
 
 Text is data, never actions: the literal text of a control token (`<eos>`, the pad token, `<bksp>`) in a prompt or a
 completion is tokenised as ordinary characters, so data cannot end a sequence or delete a token by spelling the
-token's name. Other special tokens (a chat template's markers) keep their meaning.
+token's name. In a completion (actions) no special token's name is read as the token; in a prompt the other special
+tokens (a chat template's markers) keep their meaning.
 """
 
 from __future__ import annotations
@@ -47,8 +48,10 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
 
 
 def encode_completion(tokenizer, completion: str) -> list[int]:
-    """Completion ids followed by EOS (the terminal action)."""
-    return encode_text(tokenizer, completion) + [tokenizer.eos_token_id]
+    """Completion ids followed by EOS (the terminal action). A completion is actions: no special token's name in
+    it is read as that token (a chat template's markers belong to prompts)."""
+    ids = tokenizer(completion, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    return ids + [tokenizer.eos_token_id]
 
 
 def tokenize_rows(rows: datasets.Dataset, tokenizer, max_length: int, source: str = "data") -> datasets.Dataset:

@@ -22,6 +22,8 @@ from imitlm.validation import raise_user_errors, refuse_unknown
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a YAML recipe into a dict of `ImitConfig` fields; unknown keys are an error."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--config {path} is a directory; give a YAML file (see configs/)")
     if not path.is_file():
         raise UserError(f"config file not found: {path}; pass an existing YAML file to --config")
     try:

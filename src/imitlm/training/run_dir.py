@@ -144,7 +144,8 @@ def resolve_checkpoint(config) -> str | None:
     else:
         checkpoint = value
         if not Path(value).is_dir():
-            raise UserError(f"checkpoint {value} not found; give a checkpoint-N directory or 'last'")
+            what = "is not a directory" if Path(value).exists() else "not found"
+            raise UserError(f"checkpoint {value} {what}; give a checkpoint-N directory or 'last'")
         if not is_complete(value):
             raise UserError(
                 f"checkpoint {value} is incomplete (the run stopped while writing it); "
