@@ -184,9 +184,12 @@ def run_evaluate(args) -> int:
     from imitlm.data.checks import check_known_characters
     from imitlm.evaluation.evaluate import evaluate, load_eval_rows, write_json
     from imitlm.models import load_trained, run_settings, setting
+    from imitlm.validation import check_output_file
 
     if args.task == "arithmetic" and args.data:
         raise UserError("--task arithmetic generates its own questions, so --data would be ignored; drop one of them")
+    if args.output is None and os.path.isdir(args.model):  # the default output goes into the model's directory
+        check_output_file(os.path.join(args.model, "eval.json"), "--output (default: in --model)")
     model, tokenizer = load_trained(args.model)
     task = args.task or (None if args.data else run_settings(model).get("task"))
     if task == "text":

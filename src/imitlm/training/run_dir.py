@@ -139,7 +139,8 @@ def resolve_checkpoint(config) -> str | None:
         checkpoint = last_complete_checkpoint(config.output_dir)
         if checkpoint is None:
             raise UserError(
-                f"no complete checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint"
+                f"no complete checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint "
+                "(and with --overwrite_output_dir if the directory holds a model)"
             )
     else:
         checkpoint = value
