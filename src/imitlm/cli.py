@@ -103,6 +103,11 @@ def run_command(command: str, argv: list[str]) -> int:
     }[command](args)
 
 
+def warn(message: str) -> None:
+    """One line on stderr for an option the command will not read (it still runs)."""
+    logging.getLogger("imitlm").warning(message)
+
+
 def run_train(argv: list[str]) -> int:
     import shlex
 
@@ -112,7 +117,7 @@ def run_train(argv: list[str]) -> int:
 
     config = parse_train_args(argv)
     for line in ignored_options(config):
-        logging.getLogger("imitlm").warning(line)
+        warn(line)
     try:
         train(config)
     except TrainingInterrupted as stop:
@@ -153,7 +158,8 @@ def run_sweep(argv: list[str]) -> int:
     raise_user_errors(parser, "sweep")
     args, rest = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
     check_options(args)
-    overrides = parse_overrides(rest)
+    own = [option for action in parser._actions for option in action.option_strings]
+    overrides = parse_overrides(rest, command="sweep", also=own)
     space = load_space(args.space)
     both = sorted(set(overrides) & set(space))
     if both:
@@ -196,6 +202,10 @@ def run_evaluate(args) -> int:
         return run_evaluate_text(args, model, tokenizer)
     if task == "arithmetic" and args.data is None and args.num_examples == 0:
         raise UserError("--num_examples 0 means every row of --data; give a number of arithmetic questions")
+    if args.mauve_features_model is not None or args.prompt_tokens != 8:
+        warn("--mauve_features_model and --prompt_tokens are read only with --task text; ignored here")
+    if not args.do_sample and args.temperature != 1.0:
+        warn(f"--temperature {args.temperature} ignored: decoding is greedy without --do_sample true")
     rows = load_eval_rows(
         task,
         args.data,
@@ -280,6 +290,8 @@ def run_generate(args) -> int:
     from imitlm.models import bksp_id_of, load_trained, setting
     from imitlm.rollout.display import format_trace
 
+    if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):
+        warn("--top_k/--top_p ignored: --temperature 0 is greedy decoding")
     model, tokenizer = load_trained(args.model)
     check_known_characters([args.prompt], tokenizer, "the prompt")
     samples = generate_samples(

@@ -139,12 +139,12 @@ def raise_user_errors(parser, command: str):
     return parser
 
 
-def refuse_unknown(parser, unknown: list[str], command: str) -> None:
+def refuse_unknown(parser, unknown: list[str], command: str, also=()) -> None:
     """Leftover command-line words: name the first unknown flag with a "did you mean" (as YAML keys get)."""
     if not unknown:
         return
     flag = next((item for item in unknown if item.startswith("-")), unknown[0])
-    options = [option for action in parser._actions for option in action.option_strings]
+    options = [option for action in parser._actions for option in action.option_strings] + list(also)
     close = difflib.get_close_matches(flag.split("=")[0], options, n=1)
     hint = f"; did you mean {close[0]}?" if close else f"; see `imitlm {command} --help`"
     raise UserError(f"unrecognised argument {flag!r} for `imitlm {command}`{hint}")

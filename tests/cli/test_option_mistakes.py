@@ -132,6 +132,7 @@ def command_mistakes(model, tmp_path):
         (["bench", "--device", "tpu"], "invalid choice"),
         (["sweep", "--config", "c.yaml", "--space", "s.yaml", "--trials", "0"], "--trials must be a positive"),
         (["sweep", "--config", "c.yaml", "--space", "s.yaml", "--seeds", "0"], "--seeds must be a positive"),
+        (["sweep", "--config", "c.yaml", "--space", "s.yaml", "--trails", "3"], "sweep`; did you mean --trials?"),
         (["trian"], "unknown command 'trian'; did you mean train?"),
         (["evaluate", "--model", model, "--difficulty", "7"], "--difficulty must be 0..3"),
         (["evaluate", "--model", model, "--task", "arithmetic", "--num_examples", "0"], "give a number of arithmetic"),
@@ -150,6 +151,29 @@ def test_command_option_mistakes(cli, model_dir, tmp_path):
     for args, fragment in command_mistakes(model_dir, tmp_path):
         assert_user_error(cli(*args), fragment)
     assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.json"))  # nothing written
+
+
+def test_sampling_options_that_would_not_be_read_are_said(cli, model_dir):
+    greedy = cli(
+        "generate", "--model", model_dir, "--prompt", "1 + 1 ", "--temperature", 0, "--top_k", 5, "--max_new_tokens", 1
+    )
+    assert greedy.returncode == 0 and len(warning_lines(greedy, "--top_k/--top_p ignored")) == 1
+    evaluated = cli(
+        "evaluate",
+        "--model",
+        model_dir,
+        "--task",
+        "arithmetic",
+        "--num_examples",
+        2,
+        "--max_new_tokens",
+        1,
+        "--temperature",
+        0.5,
+        "--output",
+        model_dir / "e.json",
+    )
+    assert evaluated.returncode == 0 and len(warning_lines(evaluated, "--temperature 0.5 ignored")) == 1
 
 
 def test_unloadable_models(cli, model_dir, tmp_path):

@@ -138,16 +138,17 @@ def parse_train_args(argv: Sequence[str] | None = None) -> ImitConfig:
     return config
 
 
-def parse_overrides(argv: Sequence[str], source: str = "the command line") -> dict[str, Any]:
-    """`imitlm train` flags -> {field: value} of only the flags given (typed as `imitlm train` types them)."""
+def parse_overrides(argv: Sequence[str], command: str = "train", also: Sequence[str] = ()) -> dict[str, Any]:
+    """`imitlm train` flags -> {field: value} of only the flags given (typed as `imitlm train` types them).
+    ``command`` and ``also`` (its own flags) name the command in errors and join the "did you mean" candidates."""
     parser = build_parser()
     for action in parser._actions:
         if action.dest != "help":
             action.default = argparse.SUPPRESS
-    raise_user_errors(parser, "train")
+    raise_user_errors(parser, command)
     namespace, unknown = parser.parse_known_args(list(argv))
     if unknown:
-        refuse_unknown(parser, unknown, "train")
+        refuse_unknown(parser, unknown, command, also=also)
     values = vars(namespace)
     values.pop("config", None)
     return values
