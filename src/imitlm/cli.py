@@ -1,6 +1,8 @@
 """`imitlm` command line: train | evaluate | generate | rewards | sweep | demo | bench.
 
-User mistakes (`UserError`) print one line and exit with code 2; `--debug` shows the traceback.
+User mistakes (`UserError`, found at parse time by `validation.check_options` and the config's checks) print one line
+and exit with code 2; Ctrl-C prints one line (in training: the step, the last complete checkpoint and the resume
+command) and exits with 130; `--debug` shows the traceback. docs/reliability.md lists every mistake handled.
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def run_sweep(argv: list[str]) -> int:
 
 
 def run_evaluate(args) -> int:
-    from imitlm.data.checks import check_known_characters
+    from imitlm.data.checks import check_text
     from imitlm.evaluation.evaluate import evaluate, load_eval_rows, write_json
     from imitlm.models import load_trained, run_settings, setting
     from imitlm.validation import check_output_file
@@ -215,7 +217,7 @@ def run_evaluate(args) -> int:
         setting(args.difficulty, model, "difficulty", 1),
         tokenizer,
     )
-    check_known_characters(
+    check_text(
         [*rows["prompt"], *rows["completion"]],
         tokenizer,
         args.data or "the questions",
@@ -241,7 +243,7 @@ def run_evaluate(args) -> int:
 
 
 def run_evaluate_text(args, model, tokenizer) -> int:
-    from imitlm.data.checks import check_known_characters
+    from imitlm.data.checks import check_text
     from imitlm.evaluation.evaluate import write_json
     from imitlm.evaluation.text_eval import evaluate_text
     from imitlm.models import setting
@@ -254,7 +256,7 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
-    check_known_characters([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
+    check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     result = evaluate_text(
         model,
         tokenizer,
@@ -285,7 +287,7 @@ def check_mauve(features_model: str) -> None:
 def run_generate(args) -> int:
     import json
 
-    from imitlm.data.checks import check_known_characters
+    from imitlm.data.checks import check_text
     from imitlm.evaluation.generation import generate_samples
     from imitlm.models import bksp_id_of, load_trained, setting
     from imitlm.rollout.display import format_trace
@@ -293,7 +295,7 @@ def run_generate(args) -> int:
     if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):
         warn("--top_k/--top_p ignored: --temperature 0 is greedy decoding")
     model, tokenizer = load_trained(args.model)
-    check_known_characters([args.prompt], tokenizer, "the prompt")
+    check_text([args.prompt], tokenizer, "the prompt")
     samples = generate_samples(
         model,
         tokenizer,

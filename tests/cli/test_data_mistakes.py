@@ -44,6 +44,7 @@ def test_control_token_names_in_data_are_text(cli, tmp_path):
     out = tmp_path / "o"
     trained = text_train(cli, out, data, "--model_config", MODEL, "--objective", "mle_bksp", "--noise_prob", "0")
     assert trained.returncode == 0, trained.stderr[-2000:]
+    assert len(warning_lines(trained, "spells '<bksp>' (4x), '<eos>' (8x): read as plain text")) == 1
     assert cli("rewards", "--model", out, "--data", data, "--output", tmp_path / "r.jsonl").returncode == 0
     tokens = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[0])["tokens"]
     assert tokens == [*"b<eos>c<bksp>d", "<eos>"]  # one action per character, then the real end

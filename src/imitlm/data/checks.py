@@ -72,3 +72,21 @@ def check_known_characters(texts, tokenizer, source: str, allow: bool = True, co
     if not allow:
         raise UserError(f"{message}; pass --allow_unknown_chars to train anyway, or use a tokenizer that has them")
     logger.warning("%s%s", message, consequence)
+
+
+def note_control_names(texts, tokenizer, source: str) -> None:
+    """Say (one line) when data spells a control token's name: it is read as text (`data.encode`), never as the
+    action, which may not be what the writer of the data meant."""
+    from imitlm.data.encode import control_literals
+
+    counts = {name: sum(text.count(name) for text in texts) for name in control_literals(tokenizer)}
+    spelled = ", ".join(f"{name!r} ({count}x)" for name, count in counts.items() if count)
+    if spelled:
+        logger.warning("%s spells %s: read as plain text, never as that token's action", source, spelled)
+
+
+def check_text(texts, tokenizer, source: str, allow_unknown: bool = True, consequence: str = "") -> None:
+    """The checks of text a command reads: unknown characters, then control-token names spelled in it."""
+    texts = list(texts)
+    check_known_characters(texts, tokenizer, source, allow=allow_unknown, consequence=consequence)
+    note_control_names(texts, tokenizer, source)

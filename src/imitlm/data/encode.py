@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 def control_literals(tokenizer) -> list[str]:
     """The strings that name actions or padding: EOS, the pad token and `<bksp>` (longest first)."""
     names = {tokenizer.eos_token, tokenizer.pad_token, BKSP_TOKEN}
-    return sorted((name for name in names if name), key=len, reverse=True)
+    return sorted((name for name in names if name), key=lambda name: (-len(name), name))
 
 
 def encode_text(tokenizer, text: str) -> list[int]:

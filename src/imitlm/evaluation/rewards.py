@@ -46,13 +46,13 @@ def score_rows(
 
 
 def write_rewards(args) -> None:
-    from imitlm.data.checks import check_known_characters
+    from imitlm.data.checks import check_text
     from imitlm.models import load_trained, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     model, tokenizer = load_trained(args.model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
-    check_known_characters([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
+    check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)
     tau = setting(args.q_temperature, model, "q_temperature", 1.0)
     check_sampling(SimpleNamespace(gamma=gamma, q_temperature=tau))  # the saved settings too

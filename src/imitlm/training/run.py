@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import set_seed
 
-from imitlm.data.checks import check_backspace_rows, check_known_characters, check_max_length
+from imitlm.data.checks import check_backspace_rows, check_max_length, check_text
 from imitlm.data.encode import tokenize_rows
 from imitlm.errors import UserError
 from imitlm.models import (
@@ -134,7 +134,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     for rows, source in ((train_rows, "the training data"), (eval_rows, "the evaluation data")):
         if rows is not None:
             texts = [*rows["prompt"], *rows["completion"]]
-            check_known_characters(texts, tokenizer, source, allow=config.allow_unknown_chars)
+            check_text(texts, tokenizer, source, allow_unknown=config.allow_unknown_chars)
     model = load_model(config, tokenizer)
     check_max_length(config.max_length, model_max_length(model))
     bksp_id = bksp_id_of(model)
