@@ -1,6 +1,8 @@
 """`imitlm` command line: train | evaluate | generate | rewards | sweep | demo | bench.
 
-User mistakes (`UserError`) print one line and exit with code 2; `--debug` shows the traceback.
+User mistakes (`UserError`, found at parse time by `validation.check_options` and the config's checks) print one line
+and exit with code 2; Ctrl-C prints one line (in training: the step, the last complete checkpoint and the resume
+command) and exits with 130; `--debug` shows the traceback. docs/reliability.md lists every mistake handled.
 """
 
 from __future__ import annotations
@@ -38,19 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_command(command: str, argv: list[str]):
-    """`imitlm COMMAND ...` -> the command's dataclass (`arguments.COMMAND_SCHEMAS`)."""
+    """`imitlm COMMAND ...` -> the command's dataclass (`arguments.COMMAND_SCHEMAS`), its values checked."""
     from transformers import HfArgumentParser
 
     from imitlm.arguments import COMMAND_SCHEMAS
+    from imitlm.validation import check_options, raise_user_errors, refuse_unknown
 
     parser = HfArgumentParser(COMMAND_SCHEMAS[command], prog=f"imitlm {command}", description=COMMANDS[command])
+    raise_user_errors(parser, command)
     args, unknown = parser.parse_args_into_dataclasses(argv, look_for_args_file=False, return_remaining_strings=True)
-    if unknown:
-        flag = next((item for item in unknown if item.startswith("-")), unknown[0])
-        options = [option for action in parser._actions for option in action.option_strings]
-        close = difflib.get_close_matches(flag.split("=")[0], options, n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; see `imitlm {command} --help`"
-        raise UserError(f"unrecognised argument {flag!r} for `imitlm {command}`{hint}")
+    refuse_unknown(parser, unknown, command)
+    check_options(args)
     return args
 
 
@@ -67,35 +67,81 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        if argv[0] == "train":
-            return run_train(argv[1:])
-        if argv[0] == "sweep":
-            return run_sweep(argv[1:])
-        if argv[0] not in COMMANDS:
-            parser.parse_args(argv[:1])  # argparse names the valid commands and exits 2
-        args = parse_command(argv[0], argv[1:])
-        return {
-            "evaluate": run_evaluate,
-            "generate": run_generate,
-            "rewards": run_rewards,
-            "demo": run_demo,
-            "bench": run_bench,
-        }[argv[0]](args)
+        return run_command(argv[0], argv[1:])
     except UserError as error:
         if debug:
             raise
         print(f"imitlm: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the environment: a full disk, a permission, a file that went away mid-run
+        if debug:
+            raise
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"imitlm: error: {error.strerror or error}{where}; free space or fix the path and rerun", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:
+        if debug:
+            raise
+        print(f"imitlm: interrupted{': ' + str(interrupt) if str(interrupt) else ''}", file=sys.stderr)
+        return 130
+
+
+def run_command(command: str, argv: list[str]) -> int:
+    if command not in COMMANDS:
+        close = difflib.get_close_matches(command, COMMANDS, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"use one of: {', '.join(COMMANDS)}"
+        raise UserError(f"unknown command {command!r}; {hint}")
+    if command == "train":
+        return run_train(argv)
+    if command == "sweep":
+        return run_sweep(argv)
+    args = parse_command(command, argv)
+    return {
+        "evaluate": run_evaluate,
+        "generate": run_generate,
+        "rewards": run_rewards,
+        "demo": run_demo,
+        "bench": run_bench,
+    }[command](args)
+
+
+def warn(message: str) -> None:
+    """One line on stderr for an option the command will not read (it still runs)."""
+    logging.getLogger("imitlm").warning(message)
 
 
 def run_train(argv: list[str]) -> int:
+    import shlex
+
+    from imitlm.training.config import ignored_options
     from imitlm.training.parsing import parse_train_args
-    from imitlm.training.run import train
+    from imitlm.training.run import TrainingInterrupted, train
 
     config = parse_train_args(argv)
-    train(config)
+    for line in ignored_options(config):
+        warn(line)
+    try:
+        train(config)
+    except TrainingInterrupted as stop:
+        if stop.checkpoint is None:
+            raise KeyboardInterrupt(f"{stop}; run the same command to start again") from None
+        resume = shlex.join(["imitlm", "train", *without_option(argv, "--resume_from_checkpoint")])
+        raise KeyboardInterrupt(f"{stop}; resume with: {resume} --resume_from_checkpoint last") from None
     print(f"model saved to {config.output_dir}")
     return 0
+
+
+def without_option(argv: list[str], option: str) -> list[str]:
+    """``argv`` less ``option`` and its value (``--option value`` or ``--option=value``)."""
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == option:
+            skip = True
+        elif not word.startswith(option + "="):
+            kept.append(word)
+    return kept
 
 
 def run_sweep(argv: list[str]) -> int:
@@ -106,12 +152,16 @@ def run_sweep(argv: list[str]) -> int:
     from imitlm.sweep import check_space, load_space
     from imitlm.sweep import run_sweep as sweep
     from imitlm.training.parsing import load_recipe, parse_overrides
+    from imitlm.validation import check_options, raise_user_errors
 
     description = f"{COMMANDS['sweep']} Any `imitlm train` flag given as well overrides the recipe's key of that name."
     # no abbreviations: `--seed 3` is a train flag, not the sweep's --seeds
     parser = HfArgumentParser(SweepArguments, prog="imitlm sweep", description=description, allow_abbrev=False)
+    raise_user_errors(parser, "sweep")
     args, rest = parser.parse_args_into_dataclasses(argv, return_remaining_strings=True, look_for_args_file=False)
-    overrides = parse_overrides(rest)
+    check_options(args)
+    own = [option for action in parser._actions for option in action.option_strings]
+    overrides = parse_overrides(rest, command="sweep", also=own)
     space = load_space(args.space)
     both = sorted(set(overrides) & set(space))
     if both:
@@ -139,13 +189,25 @@ def run_sweep(argv: list[str]) -> int:
 
 
 def run_evaluate(args) -> int:
+    from imitlm.data.checks import check_text
     from imitlm.evaluation.evaluate import evaluate, load_eval_rows, write_json
     from imitlm.models import load_trained, run_settings, setting
+    from imitlm.validation import check_output_file
 
+    if args.task == "arithmetic" and args.data:
+        raise UserError("--task arithmetic generates its own questions, so --data would be ignored; drop one of them")
+    if args.output is None and os.path.isdir(args.model):  # the default output goes into the model's directory
+        check_output_file(os.path.join(args.model, "eval.json"), "--output (default: in --model)")
     model, tokenizer = load_trained(args.model)
     task = args.task or (None if args.data else run_settings(model).get("task"))
     if task == "text":
         return run_evaluate_text(args, model, tokenizer)
+    if task == "arithmetic" and args.data is None and args.num_examples == 0:
+        raise UserError("--num_examples 0 means every row of --data; give a number of arithmetic questions")
+    if args.mauve_features_model is not None or args.prompt_tokens != 8:
+        warn("--mauve_features_model and --prompt_tokens are read only with --task text; ignored here")
+    if not args.do_sample and args.temperature != 1.0:
+        warn(f"--temperature {args.temperature} ignored: decoding is greedy without --do_sample true")
     rows = load_eval_rows(
         task,
         args.data,
@@ -154,6 +216,12 @@ def run_evaluate(args) -> int:
         setting(args.task_seed, model, "task_seed", 0),
         setting(args.difficulty, model, "difficulty", 1),
         tokenizer,
+    )
+    check_text(
+        [*rows["prompt"], *rows["completion"]],
+        tokenizer,
+        args.data or "the questions",
+        consequence=" (a reference holding one can never be matched exactly)",
     )
     result = evaluate(
         model,
@@ -175,6 +243,7 @@ def run_evaluate(args) -> int:
 
 
 def run_evaluate_text(args, model, tokenizer) -> int:
+    from imitlm.data.checks import check_text
     from imitlm.evaluation.evaluate import write_json
     from imitlm.evaluation.text_eval import evaluate_text
     from imitlm.models import setting
@@ -182,9 +251,12 @@ def run_evaluate_text(args, model, tokenizer) -> int:
 
     if args.data is None:
         raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
+    if args.mauve_features_model is not None:  # before any generation: MAUVE comes last
+        check_mauve(args.mauve_features_model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
+    check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     result = evaluate_text(
         model,
         tokenizer,
@@ -203,14 +275,27 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     return 0
 
 
+def check_mauve(features_model: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mauve") is None:
+        raise UserError("MAUVE needs the optional extra: pip install 'imitlm[mauve]' (mauve-text, GPL)")
+    if not os.path.isdir(features_model):
+        raise UserError(f"--mauve_features_model {features_model} is not a directory; give a local model directory")
+
+
 def run_generate(args) -> int:
     import json
 
+    from imitlm.data.checks import check_text
     from imitlm.evaluation.generation import generate_samples
     from imitlm.models import bksp_id_of, load_trained, setting
     from imitlm.rollout.display import format_trace
 
+    if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):
+        warn("--top_k/--top_p ignored: --temperature 0 is greedy decoding")
     model, tokenizer = load_trained(args.model)
+    check_text([args.prompt], tokenizer, "the prompt")
     samples = generate_samples(
         model,
         tokenizer,

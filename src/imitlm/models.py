@@ -24,13 +24,10 @@ def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
     """The tokenizer named in the config, else the model's, else a character-level one for the task's alphabet."""
     name = config.tokenizer_name_or_path or config.model_name_or_path
     if name is not None:
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(name)
-        except OSError as error:
-            raise UserError(
-                f"could not load a tokenizer from {name!r} ({str(error).splitlines()[0]}); "
-                "give a local directory or an available hub name"
-            ) from None
+        option = "--tokenizer_name_or_path" if config.tokenizer_name_or_path else "--model_name_or_path"
+        if Path(name).exists():
+            check_tokenizer_dir(Path(name), option)
+        tokenizer = load_pretrained(AutoTokenizer, name, option, "tokenizer")
     elif config.task == "arithmetic":
         tokenizer = build_char_tokenizer(arithmetic.ALPHABET)
     else:
@@ -59,15 +56,15 @@ def ensure_special_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedToken
 def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
     """`from_pretrained(model_name_or_path)`, or a fresh model of `model_config` sized to the tokenizer."""
     if config.model_name_or_path is not None:
-        try:
-            model = AutoModelForCausalLM.from_pretrained(
-                config.model_name_or_path, attn_implementation=config.attn_implementation
-            )
-        except OSError as error:
-            raise UserError(
-                f"could not load model {config.model_name_or_path!r} ({str(error).splitlines()[0]}); "
-                "give a local directory or an available hub name"
-            ) from None
+        if Path(config.model_name_or_path).exists():
+            check_model_dir(Path(config.model_name_or_path), "--model_name_or_path")
+        model = load_pretrained(
+            AutoModelForCausalLM,
+            config.model_name_or_path,
+            "--model_name_or_path",
+            "model",
+            attn_implementation=config.attn_implementation,
+        )
     else:
         if config.model_config is None:
             raise UserError(
@@ -79,14 +76,18 @@ def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
             raise UserError("model_config needs a model_type (e.g. gpt2, llama, qwen2)")
         try:
             model_config = AutoConfig.for_model(model_type, **settings)
-        except (ValueError, KeyError) as error:
-            raise UserError(f"bad model_config: {error}") from None
+        except (ValueError, KeyError, TypeError) as error:
+            raise UserError(f"bad model_config: {' '.join(str(error).split())[:200]}; fix it in the YAML") from None
         model_config.vocab_size = len(tokenizer)
         model_config.pad_token_id = tokenizer.pad_token_id
         model_config.bos_token_id = tokenizer.bos_token_id
         model_config.eos_token_id = tokenizer.eos_token_id
         torch.manual_seed(config.seed)  # the initial weights depend on the run's seed only
-        model = AutoModelForCausalLM.from_config(model_config, attn_implementation=config.attn_implementation)
+        try:
+            model = AutoModelForCausalLM.from_config(model_config, attn_implementation=config.attn_implementation)
+        except (ValueError, TypeError, KeyError, ZeroDivisionError) as error:  # e.g. n_embd not divisible by n_head
+            reason = " ".join(str(error).split())[:200] or type(error).__name__
+            raise UserError(f"bad model_config {config.model_config}: {reason}; fix it in the YAML") from None
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -94,15 +95,55 @@ def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
     return model
 
 
-def load_trained(model_dir: str):
-    """A model and tokenizer saved by `imitlm train` (or any causal LM directory/hub name), in eval mode."""
-    if not Path(model_dir).exists() and model_dir.startswith((".", "/")):
-        raise UserError(f"model directory not found: {model_dir}; pass the output_dir of `imitlm train`")
+def check_model_dir(path: Path, option: str) -> None:
+    """A local model directory holds a config, weights and a tokenizer; say which is missing, before loading."""
+    if not path.is_dir():
+        raise UserError(f"{option} {path} is a file; give the model's directory (the output_dir of `imitlm train`)")
+    if not (path / "config.json").is_file():
+        raise UserError(
+            f"{option} {path} holds no model (no config.json); give the output_dir of a finished `imitlm train` "
+            "(a run still training has only checkpoint-N folders, which load as well)"
+        )
+    weights = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+    if not any((path / name).is_file() for name in weights):
+        raise UserError(f"{option} {path} has a config.json but no weights (model.safetensors); copy them there")
+
+
+def check_tokenizer_dir(path: Path, option: str) -> None:
+    if path.is_file():
+        raise UserError(f"{option} {path} is a file; give the tokenizer's directory")
+    files = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model", "vocab.txt")
+    if path.is_dir() and not any((path / name).is_file() for name in files):
+        raise UserError(f"{option} {path} has no tokenizer (no tokenizer.json); save the tokenizer there too")
+
+
+def load_pretrained(loader, name: str, option: str, what: str, **kwargs):
+    """``loader.from_pretrained(name)`` with every failure (missing, truncated, corrupt files) as one line."""
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
-    except OSError as error:
-        raise UserError(f"could not load a model from {model_dir} ({str(error).splitlines()[0]})") from None
+        return loader.from_pretrained(name, **kwargs)
+    except Exception as error:  # OSError, SafetensorError, ValueError, EnvironmentError...: one line for all
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        if Path(name).exists():
+            raise UserError(
+                f"could not load the {what} of {option} {name} ({reason}); the files may be truncated or corrupt: "
+                "give a directory a finished `imitlm train` wrote"
+            ) from None
+        raise UserError(
+            f"{option} {name} is not a local directory, and the hub could not provide its {what} ({reason}); "
+            "check the path, or the hub name and your connection"
+        ) from None
+
+
+def load_trained(model_dir: str, option: str = "--model"):
+    """A model and tokenizer saved by `imitlm train` (or any causal LM directory/hub name), in eval mode."""
+    path = Path(model_dir)
+    if path.exists():
+        check_model_dir(path, option)
+        check_tokenizer_dir(path, option)
+    elif model_dir.startswith((".", "/", "~")) or model_dir.count("/") > 1:
+        raise UserError(f"model directory not found: {model_dir}; pass the output_dir of `imitlm train`")
+    tokenizer = load_pretrained(AutoTokenizer, model_dir, option, "tokenizer")
+    model = load_pretrained(AutoModelForCausalLM, model_dir, option, "model", attn_implementation="sdpa")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()

@@ -1,19 +1,46 @@
-"""Prompt/completion strings -> token ids (`prompt_ids`, `completion_ids` ending in EOS)."""
+"""Prompt/completion strings -> token ids (`prompt_ids`, `completion_ids` ending in EOS).
+
+Text is data, never actions: the literal text of a control token (`<eos>`, the pad token, `<bksp>`) in a prompt or a
+completion is tokenised as ordinary characters, so data cannot end a sequence or delete a token by spelling the
+token's name. In a completion (actions) no special token's name is read as the token; in a prompt the other special
+tokens (a chat template's markers) keep their meaning.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 
 import datasets
 
+from imitlm.backspace.vocab import BKSP_TOKEN
 from imitlm.errors import UserError
 
 logger = logging.getLogger(__name__)
 
 
+def control_literals(tokenizer) -> list[str]:
+    """The strings that name actions or padding: EOS, the pad token and `<bksp>` (longest first)."""
+    names = {tokenizer.eos_token, tokenizer.pad_token, BKSP_TOKEN}
+    return sorted((name for name in names if name), key=lambda name: (-len(name), name))
+
+
+def encode_text(tokenizer, text: str) -> list[int]:
+    """Token ids of ``text`` with control-token names read as characters: "a<eos>b" is never a, EOS, b."""
+    literals = [name for name in control_literals(tokenizer) if name in text]
+    if not literals:
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+    ids = []
+    for piece in re.split("(" + "|".join(map(re.escape, literals)) + ")", text):
+        if piece:
+            split = piece in literals  # the name alone, spelled out by the tokenizer's ordinary vocabulary
+            ids += tokenizer(piece, add_special_tokens=False, split_special_tokens=split)["input_ids"]
+    return ids
+
+
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
     """Prompt ids, starting with BOS when the tokenizer has one (so an empty prompt is a valid first state)."""
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
+    ids = encode_text(tokenizer, prompt) if prompt else []
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     if not ids or ids[0] != bos:
         ids = [bos] + ids
@@ -21,8 +48,10 @@ def encode_prompt(tokenizer, prompt: str) -> list[int]:
 
 
 def encode_completion(tokenizer, completion: str) -> list[int]:
-    """Completion ids followed by EOS (the terminal action)."""
-    return tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    """Completion ids followed by EOS (the terminal action). A completion is actions: no special token's name in
+    it is read as that token (a chat template's markers belong to prompts)."""
+    ids = tokenizer(completion, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    return ids + [tokenizer.eos_token_id]
 
 
 def tokenize_rows(rows: datasets.Dataset, tokenizer, max_length: int, source: str = "data") -> datasets.Dataset:

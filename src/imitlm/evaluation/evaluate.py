@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import datasets
@@ -21,7 +22,13 @@ def load_eval_rows(
     task: str | None, data: str | None, split: str, num_examples: int, seed: int, difficulty: int, tokenizer=None
 ) -> datasets.Dataset:
     if data is not None:
-        rows = to_prompt_completion(load_raw_dataset(data), tokenizer, source=data)
+        raw = load_raw_dataset(data)
+        if "text" in raw.column_names and not {"prompt", "completion"} <= set(raw.column_names):
+            raise UserError(
+                f"{data} holds plain `text` rows, which have no reference answer to score accuracy against; "
+                "evaluate them with --task text (perplexity, diversity, MAUVE)"
+            )
+        rows = to_prompt_completion(raw, tokenizer, source=data)
     elif task == "arithmetic":
         rows = arithmetic_rows(split, num_examples, seed, difficulty)
     else:
@@ -81,8 +88,25 @@ def evaluate(
 
 
 def write_json(result: dict, path: str | Path) -> None:
+    """Atomically (a temporary file renamed); strict JSON: a NaN is written as null, never as invalid `NaN`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(finite(result), indent=1, allow_nan=False))
+        tmp.replace(path)
+    except OSError as error:
+        raise UserError(f"could not write {path}: {error.strerror or error}; choose another --output") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def finite(value):
+    """``value`` with every non-finite float replaced by None (JSON has no NaN or infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from types import SimpleNamespace
 
+from imitlm.evaluation.evaluate import finite
 from imitlm.evaluation.scoring import teacher_forced
 from imitlm.objectives import log_policy, sequence_returns, token_rewards
+from imitlm.validation import check_sampling
 
 DEFAULT_GAMMA = 0.998
 
@@ -43,13 +46,16 @@ def score_rows(
 
 
 def write_rewards(args) -> None:
+    from imitlm.data.checks import check_text
     from imitlm.models import load_trained, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     model, tokenizer = load_trained(args.model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
+    check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)
     tau = setting(args.q_temperature, model, "q_temperature", 1.0)
+    check_sampling(SimpleNamespace(gamma=gamma, q_temperature=tau))  # the saved settings too
     results = score_rows(
         model,
         tokenizer,
@@ -62,7 +68,7 @@ def write_rewards(args) -> None:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         for result in results:
-            out.write(json.dumps(result) + "\n")
+            out.write(json.dumps(finite(result), allow_nan=False) + "\n")  # strict JSON: NaN as null
     finally:
         if args.output:
             out.close()

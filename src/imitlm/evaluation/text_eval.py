@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from imitlm.data.encode import encode_text
 from imitlm.errors import UserError
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import generate_samples
@@ -21,7 +22,7 @@ def split_plain_text(rows, tokenizer, prompt_tokens: int):
     def split(row):
         if row["prompt"]:
             return row
-        ids = tokenizer(row["completion"], add_special_tokens=False)["input_ids"]
+        ids = encode_text(tokenizer, row["completion"])
         if len(ids) <= prompt_tokens:
             return {"prompt": "", "completion": row["completion"]}
         return {"prompt": tokenizer.decode(ids[:prompt_tokens]), "completion": tokenizer.decode(ids[prompt_tokens:])}

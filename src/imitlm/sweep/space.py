@@ -142,6 +142,8 @@ def parse_space(data: Any, source: str = "space") -> dict[str, ParamSpec]:
 
 def load_space(path: str | Path) -> dict[str, ParamSpec]:
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--space {path} is a directory; give a YAML file")
     if not path.is_file():
         raise UserError(f"search space file not found: {path}; pass an existing YAML file to --space")
     try:

@@ -6,6 +6,7 @@ Every loader returns rows with string columns `prompt` and `completion` (plain t
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import datasets
@@ -13,6 +14,7 @@ import datasets
 from imitlm.data.chat import is_conversational, render_completion, render_prompt
 from imitlm.errors import UserError
 
+logger = logging.getLogger(__name__)
 LOCAL_FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
@@ -29,6 +31,17 @@ def check_utf8(path: Path) -> None:
                 pass
     except UnicodeDecodeError as error:
         raise UserError(f"{path} is not UTF-8 text (byte {error.start}); re-encode it as UTF-8") from None
+
+
+def csv_as_text(path: Path) -> datasets.Features:
+    """Every column of a CSV file typed as a string (pandas would read "007" as the number 7)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    if len(set(header)) != len(header) or not all(header):
+        raise UserError(f"{path}: its first line must name each column once (e.g. prompt,completion)")
+    return datasets.Features({name: datasets.Value("string") for name in header})
 
 
 def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
@@ -48,8 +61,10 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
         if builder in ("json", "csv"):
             for f in files:
                 check_utf8(f)
+        # csv: every cell read as text, so an answer "007" or "1.50" stays what the file says
+        options = {"features": csv_as_text(files[0]), "keep_default_na": False} if builder == "csv" else {}
         try:
-            return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train")
+            return datasets.load_dataset(builder, data_files=[str(f) for f in files], split="train", **options)
         except UnicodeDecodeError:
             raise UserError(f"{path} is not UTF-8 text; re-encode it as UTF-8") from None
         except Exception as error:  # datasets wraps parse errors in many types
@@ -58,7 +73,13 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
             raise UserError(f"could not read {path} as {builder}: {first_line(error)}; fix the file's format") from None
     if name_or_path.startswith((".", "/")) or Path(name_or_path).suffix in LOCAL_FORMATS:
         raise UserError(f"data file not found: {name_or_path}; check the path")
-    return datasets.load_dataset(name_or_path, config_name, split=split)
+    try:
+        return datasets.load_dataset(name_or_path, config_name, split=split)
+    except Exception as error:  # offline, no such dataset, no such split or configuration: datasets' many types
+        raise UserError(
+            f"could not load dataset {name_or_path!r} (split {split!r}): {first_line(error)}; "
+            "give an existing local jsonl/csv/parquet file or an available hub dataset"
+        ) from None
 
 
 def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str = "dataset") -> datasets.Dataset:
@@ -67,6 +88,10 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
         raise UserError(f"{source} is empty; give a dataset with at least one row")
     columns = set(dataset.column_names)
     if {"prompt", "completion"} <= columns:
+        if "text" in columns:
+            logger.warning(
+                "%s has `text` beside `prompt`/`completion`: training on prompt/completion, `text` ignored", source
+            )
         rows = dataset.select_columns(["prompt", "completion"])
         if is_conversational(rows[0]["prompt"]) or is_conversational(rows[0]["completion"]):  # TRL's chat format
 
@@ -98,9 +123,29 @@ def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str 
         raise UserError(
             f"{source} has columns {sorted(columns)}; it needs `text`, `prompt` and `completion`, or `messages`"
         )
+    return check_rows(as_strings(rows), source)
+
+
+def as_strings(rows: datasets.Dataset) -> datasets.Dataset:
+    """Numbers are text here: a JSON answer 17172 is the completion "17172"."""
+    for column in ("prompt", "completion"):
+        feature = rows.features[column]
+        if isinstance(feature, datasets.Value) and feature.dtype.startswith(("int", "uint", "float")):
+            rows = rows.cast_column(column, datasets.Value("string"))
+    return rows
+
+
+def check_rows(rows: datasets.Dataset, source: str) -> datasets.Dataset:
+    """Each row's own problem, by its index (0-based, as in the file)."""
     for i, row in enumerate(rows):
-        if not isinstance(row["completion"], str) or not row["completion"].strip():
+        for column in ("prompt", "completion"):
+            value = row[column]
+            if value is None and column == "prompt":
+                raise UserError(f"{source}: row {i} has no prompt; use an empty string for none")
+            if value is None:
+                raise UserError(f"{source}: row {i} has no completion; remove the row or fill it in")
+            if not isinstance(value, str):
+                raise UserError(f"{source}: row {i} has a {column} of type {type(value).__name__}; it must be text")
+        if not row["completion"].strip():
             raise UserError(f"{source}: row {i} has an empty completion; remove it or fill it in")
-        if row["prompt"] is None:
-            raise UserError(f"{source}: row {i} has no prompt; use an empty string for none")
     return rows

@@ -33,13 +33,17 @@ def is_complete(folder: str | Path) -> bool:
     return (Path(folder) / MARKER).is_file()
 
 
-def last_complete_checkpoint(output_dir: str | Path, before_step: int | None = None) -> str | None:
-    """The newest checkpoint folder with the completion marker (and a step below `before_step`, if given)."""
+def checkpoint_folders(output_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every checkpoint-N folder, oldest first."""
     root = Path(output_dir)
     if not root.is_dir():
-        return None
-    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir()]
-    for step, path in sorted(found, reverse=True):
+        return []
+    return sorted((int(m.group(1)), p) for p in root.iterdir() if (m := _CHECKPOINT.match(p.name)) and p.is_dir())
+
+
+def last_complete_checkpoint(output_dir: str | Path, before_step: int | None = None) -> str | None:
+    """The newest checkpoint folder with the completion marker (and a step below `before_step`, if given)."""
+    for step, path in reversed(checkpoint_folders(output_dir)):
         if is_complete(path) and (before_step is None or step < before_step):
             return str(path)
     return None

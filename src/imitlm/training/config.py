@@ -7,6 +7,7 @@ fields below add the model, the task and the imitation objective.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from transformers import TrainingArguments
 
 from imitlm.errors import UserError
 from imitlm.objectives import BASELINE, DIVERGENCES, PRESETS
+from imitlm.validation import check_options
 
 OBJECTIVES = tuple(PRESETS)
 DIVERGENCE_NAMES = tuple(DIVERGENCES)
@@ -179,7 +181,15 @@ class ImitConfig(TrainingArguments):
         default=False, metadata={"help": "Kept False: the collator needs prompt_ids, completion_ids and example_index."}
     )
     overwrite_output_dir: bool = field(
-        default=False, metadata={"help": "Allow writing into an output directory that already holds a different run."}
+        default=False,
+        metadata={
+            "help": "Replace what the output directory holds (a trained model, checkpoints of another run); its "
+            "old checkpoints are removed. Without it (or --resume_from_checkpoint) a used directory is refused."
+        },
+    )
+    allow_unknown_chars: bool = field(
+        default=False,
+        metadata={"help": "Train even though the data holds characters the tokenizer maps to its unknown token."},
     )
 
     def __post_init__(self):
@@ -190,10 +200,19 @@ class ImitConfig(TrainingArguments):
                 self.model_config = json.loads(self.model_config)
             except json.JSONDecodeError:
                 raise UserError(f"--model_config must be a JSON object, got {self.model_config!r}") from None
+        if self.model_config is not None and not isinstance(self.model_config, dict):
+            raise UserError(f"model_config must be a mapping like {{model_type: gpt2}}, got {self.model_config!r}")
         if self.use_cpu and self.ddp_backend and "WORLD_SIZE" not in os.environ:
             self.ddp_backend = None  # one process: a recipe's `gloo` for torchrun has no process group to join
-        super().__post_init__()
+        try:
+            super().__post_init__()
+        except UserError:
+            raise
+        except (ValueError, TypeError, FileNotFoundError, ImportError) as error:  # Trainer's own option checks
+            reason = " ".join(str(error).split())
+            raise UserError(f"{reason[:300]}; fix the option it names (see `imitlm train --help`)") from None
         self.validate()
+        self.validate_combinations()
 
     def validate(self) -> None:
         """Range checks with one-line messages naming the fix."""
@@ -210,7 +229,7 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"unknown task {self.task!r}; use one of: {', '.join(TASKS)}")
         if self.task == "text" and not self.dataset_name:
             raise UserError("--task text needs --dataset_name (a hub dataset name or a local jsonl/csv/parquet path)")
-        if self.learning_rate < 0:
+        if not self.learning_rate >= 0:
             raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
         if self.gamma is not None and not 0.0 < self.gamma <= 1.0:
             raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
@@ -230,3 +249,92 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"max_length must be >= 2, got {self.max_length}")
         if not 0 <= self.difficulty <= 3:
             raise UserError(f"difficulty must be 0..3, got {self.difficulty}")
+        check_options(self)
+
+    def validate_combinations(self) -> None:
+        """Options that contradict each other or that the run would silently ignore."""
+        preset = PRESETS[self.objective]
+        if self.noise_prob is not None and not preset.backspace:
+            backspace = ", ".join(name for name, p in PRESETS.items() if p.backspace)
+            raise UserError(
+                f"--noise_prob inserts noise + <bksp>, but preset {self.objective!r} has no <bksp>; "
+                f"drop --noise_prob or use one of: {backspace}"
+            )
+        if self.task == "arithmetic" and self.dataset_name:
+            raise UserError("--dataset_name is read only with --task text; drop it or add --task text")
+        if self.model_config is not None and self.model_name_or_path is not None:
+            raise UserError(
+                "model_config (a model from scratch) and --model_name_or_path (a pretrained model) are both set; "
+                "keep one of them"
+            )
+        if self.max_steps == 0 or (self.max_steps < 0 and self.num_train_epochs <= 0):
+            raise UserError(
+                "this run would train 0 steps and save an untrained model; set --max_steps N > 0 "
+                "(or --num_train_epochs > 0 with --max_steps -1)"
+            )
+        if preset.use_il and 0 < self.max_steps <= self.mle_warmup_steps:
+            raise UserError(
+                f"mle_warmup_steps={self.mle_warmup_steps} >= max_steps={self.max_steps}: the whole run would be "
+                f"plain MLE, not {self.objective}; lower --mle_warmup_steps or raise --max_steps"
+            )
+        self.check_data_options()
+        check_reporting(self.report_to)
+
+    def check_data_options(self) -> None:
+        local = self.task == "text" and self.dataset_name is not None and os.path.exists(self.dataset_name)
+        if local and (self.dataset_test_split or self.dataset_config or self.dataset_train_split != "train"):
+            raise UserError(
+                f"{self.dataset_name} is a local file: it has one split and no configuration, so "
+                "--dataset_test_split/--dataset_train_split/--dataset_config would be ignored (the test split would "
+                "be the training rows); drop them, or use a hub dataset with splits"
+            )
+        has_eval_data = self.dataset_test_split if self.task == "text" else self.num_eval_examples > 0
+        if self.eval_strategy != "no" and not has_eval_data:
+            need = "--dataset_test_split (a hub dataset's split)" if self.task == "text" else "--num_eval_examples > 0"
+            raise UserError(f"--eval_strategy {self.eval_strategy} needs evaluation data: set {need}, or drop it")
+
+
+# Options read only under a condition: (option, condition on the config, what to tell when it is set but unread).
+CONDITIONAL = (
+    (
+        ("rollout_every", "rollout_batch_size", "rollout_buffer_size", "rollout_temperature", "policy_rows_per_batch"),
+        lambda c: PRESETS[c.objective].online,
+        "the preset has no rollouts (use an online preset)",
+    ),
+    (("noise_type",), lambda c: PRESETS[c.objective].backspace, "the preset has no <bksp> noise"),
+    (
+        ("divergence", "td_weight", "mix_beta", "il_weight", "gamma", "mle_warmup_steps"),
+        lambda c: PRESETS[c.objective].use_il,
+        "the preset is plain MLE, with no imitation term",
+    ),
+    (("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"), lambda c: c.use_peft, "--use_peft is off"),
+    (
+        ("num_train_examples", "num_eval_examples", "difficulty", "task_seed"),
+        lambda c: c.task == "arithmetic",
+        "they set the arithmetic questions and --task is text",
+    ),
+)
+
+
+def ignored_options(config: ImitConfig) -> list[str]:
+    """One line per group of options set away from their defaults that this run would not read."""
+    defaults = {f.name: f.default for f in dataclasses.fields(ImitConfig)}
+    lines = []
+    for names, applies, reason in CONDITIONAL:
+        unread = [f"--{name}" for name in names if getattr(config, name) != defaults[name]]
+        if unread and not applies(config):
+            lines.append(f"{', '.join(unread)} ignored: {reason}")
+    return lines
+
+
+def check_reporting(report_to) -> None:
+    """`--report_to X` for an integration that is not installed fails when the Trainer is built; refuse it now."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    names = [report_to] if isinstance(report_to, str) else list(report_to or [])
+    available = set(get_available_reporting_integrations())
+    for name in names:
+        if name not in ("none", "all") and name not in available:
+            raise UserError(
+                f"--report_to {name}: that integration is not installed; install it or use --report_to none"
+            )

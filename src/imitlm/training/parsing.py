@@ -12,14 +12,18 @@ from typing import Any
 
 import yaml
 from transformers import HfArgumentParser
+from transformers.hf_argparser import string_to_bool
 
 from imitlm.errors import UserError
 from imitlm.training.config import ImitConfig
+from imitlm.validation import raise_user_errors, refuse_unknown
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a YAML recipe into a dict of `ImitConfig` fields; unknown keys are an error."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--config {path} is a directory; give a YAML file (see configs/)")
     if not path.is_file():
         raise UserError(f"config file not found: {path}; pass an existing YAML file to --config")
     try:
@@ -31,7 +35,57 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value")
     check_keys(data, source=str(path))
-    return data
+    return typed_values(data, source=str(path))
+
+
+def typed_values(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Each YAML value converted to its option's type (as the same flag would be), or one line naming the key and
+    the file: a YAML default is not checked by argparse, so a wrong type would fail far from its cause."""
+    actions = {action.dest: action for action in build_parser()._actions}
+    return {
+        key: typed_value(actions[key], key, value, source) if key in actions else value for key, value in data.items()
+    }
+
+
+def typed_value(action: argparse.Action, key: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    if action.nargs in ("+", "*"):
+        items = value if isinstance(value, list) else [value]
+        return [scalar_value(action, key, item, source) for item in items]
+    return scalar_value(action, key, value, source)
+
+
+def scalar_value(action: argparse.Action, key: str, value: Any, source: str) -> Any:
+    kind = action.type
+    expected = {int: "an integer", float: "a number", string_to_bool: "true or false"}.get(kind)
+    if kind is parse_json_object:
+        if isinstance(value, str):
+            return parse_json_object(value)
+        if not isinstance(value, dict):
+            raise UserError(f"config key {key!r} in {source} must be a mapping (model_type: ..., ...), got {value!r}")
+        return value
+    if kind is str:  # a str option takes any scalar; dicts pass (Trainer options that accept a dict or a path)
+        return str(value) if isinstance(value, int | float | bool) else value
+    if expected and isinstance(value, bool) != (kind is string_to_bool) and not isinstance(value, str):
+        raise UserError(f"config key {key!r} in {source} must be {expected}, got {value!r}")
+    if kind is int and isinstance(value, float):
+        raise UserError(f"config key {key!r} in {source} must be an integer, got {value!r}")
+    if isinstance(value, list | dict):
+        raise UserError(f"config key {key!r} in {source} must be {expected or 'a single value'}, got {value!r}")
+    if isinstance(value, str) and kind is not None:
+        try:
+            converted = kind(value)
+        except (ValueError, TypeError, argparse.ArgumentTypeError, UserError):
+            raise UserError(f"config key {key!r} in {source} must be {expected or 'valid'}, got {value!r}") from None
+        value = value if action.choices else converted
+    elif kind is float:
+        value = float(value)
+    if action.choices and value not in action.choices:
+        raise UserError(
+            f"config key {key!r} in {source}: {value!r} is not one of {', '.join(map(str, action.choices))}"
+        )
+    return value
 
 
 def check_keys(data: dict[str, Any], source: str) -> None:
@@ -72,23 +126,29 @@ def build_parser() -> HfArgumentParser:
 def parse_train_args(argv: Sequence[str] | None = None) -> ImitConfig:
     """Parse `imitlm train` arguments. `--config X.yaml` sets defaults; every other flag overrides them."""
     argv = list(argv or [])
-    parser = build_parser()
-    pre, _ = parser.parse_known_args(argv) if "--config" in " ".join(argv) else (None, None)
+    parser = raise_user_errors(build_parser(), "train")
+    pre, _ = parser.parse_known_args(argv) if any(a.startswith("--config") for a in argv) else (None, None)
     if pre is not None and pre.config:
         parser.set_defaults(**load_recipe(pre.config))
-    outputs = parser.parse_args_into_dataclasses(argv, look_for_args_file=False)
-    return check_model_given(outputs[0])
+    # (ImitConfig, the namespace holding --config, the words no option took)
+    config, *_, unknown = parser.parse_args_into_dataclasses(
+        argv, look_for_args_file=False, return_remaining_strings=True
+    )
+    refuse_unknown(parser, unknown, "train")
+    return check_model_given(config)
 
 
-def parse_overrides(argv: Sequence[str], source: str = "the command line") -> dict[str, Any]:
-    """`imitlm train` flags -> {field: value} of only the flags given (typed as `imitlm train` types them)."""
+def parse_overrides(argv: Sequence[str], command: str = "train", also: Sequence[str] = ()) -> dict[str, Any]:
+    """`imitlm train` flags -> {field: value} of only the flags given (typed as `imitlm train` types them).
+    ``command`` and ``also`` (its own flags) name the command in errors and join the "did you mean" candidates."""
     parser = build_parser()
     for action in parser._actions:
         if action.dest != "help":
             action.default = argparse.SUPPRESS
+    raise_user_errors(parser, command)
     namespace, unknown = parser.parse_known_args(list(argv))
     if unknown:
-        raise UserError(f"unknown option {unknown[0]!r} on {source}; see `imitlm train --help` for the options")
+        refuse_unknown(parser, unknown, command, also=also)
     values = vars(namespace)
     values.pop("config", None)
     return values

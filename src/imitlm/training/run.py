@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import set_seed
 
-from imitlm.data.checks import check_backspace_rows, check_max_length
+from imitlm.data.checks import check_backspace_rows, check_max_length, check_text
 from imitlm.data.encode import tokenize_rows
 from imitlm.errors import UserError
 from imitlm.models import (
@@ -21,69 +21,12 @@ from imitlm.models import (
 )
 from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
-from imitlm.training.checkpoints import is_complete, last_complete_checkpoint
+from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
+from imitlm.training.run_dir import RunStarted, check_output_dir, resolve_checkpoint
 from imitlm.training.trainer import ImitationTrainer
 
 logger = logging.getLogger(__name__)
-RUN_FILE = "imitlm_run.json"
-
-
-def run_signature(config: ImitConfig) -> dict:
-    """What identifies a run: every option except the ones that only say where and how long."""
-    data = config.to_dict()
-    for key in (
-        "output_dir",
-        "logging_dir",
-        "overwrite_output_dir",
-        "resume_from_checkpoint",
-        "max_steps",
-        "num_train_epochs",
-        "report_to",
-        "disable_tqdm",
-        "save_steps",
-        "logging_steps",
-    ):
-        data.pop(key, None)
-    return json.loads(json.dumps(data, default=str))
-
-
-def check_output_dir(config: ImitConfig) -> None:
-    """Refuse to mix two different runs in one output directory unless --overwrite_output_dir."""
-    path = Path(config.output_dir) / RUN_FILE
-    if not path.is_file() or config.overwrite_output_dir:
-        return
-    previous = json.loads(path.read_text())
-    if previous != run_signature(config):
-        changed = sorted(
-            k for k in set(previous) | set(run_signature(config)) if previous.get(k) != run_signature(config).get(k)
-        )
-        raise UserError(
-            f"{config.output_dir} already holds a different run (differs in: {', '.join(changed[:5])}); "
-            "choose another --output_dir or pass --overwrite_output_dir"
-        )
-
-
-def resolve_checkpoint(config: ImitConfig) -> str | None:
-    """--resume_from_checkpoint: 'last'/'true' -> the newest complete checkpoint; a path must be complete."""
-    value = config.resume_from_checkpoint
-    if value in (None, "", "false", "False"):
-        return None
-    if value in ("true", "True", "last"):
-        last = last_complete_checkpoint(config.output_dir)
-        if last is None:
-            raise UserError(
-                f"no complete checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint"
-            )
-        return last
-    if not Path(value).is_dir():
-        raise UserError(f"checkpoint {value} not found; give a checkpoint-N directory or 'last'")
-    if not is_complete(value):
-        raise UserError(
-            f"checkpoint {value} is incomplete (the run stopped while writing it); "
-            "resume from an earlier checkpoint or pass 'last'"
-        )
-    return value
 
 
 def lora_config(config: ImitConfig):
@@ -172,6 +115,15 @@ def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
     }
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the step reached and the last complete checkpoint (None: none yet)."""
+
+    def __init__(self, step: int, checkpoint: str | None):
+        self.step, self.checkpoint = step, checkpoint
+        kept = f"the last complete checkpoint is {checkpoint}" if checkpoint else "no complete checkpoint yet"
+        super().__init__(f"training stopped at step {step}; {kept}")
+
+
 def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
     check_output_dir(config)
     check_final_save(config)
@@ -179,6 +131,10 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
     set_seed(config.seed)
     train_rows, eval_rows = load_task_rows(config)
     tokenizer = load_tokenizer(config, train_rows)
+    for rows, source in ((train_rows, "the training data"), (eval_rows, "the evaluation data")):
+        if rows is not None:
+            texts = [*rows["prompt"], *rows["completion"]]
+            check_text(texts, tokenizer, source, allow_unknown=config.allow_unknown_chars)
     model = load_model(config, tokenizer)
     check_max_length(config.max_length, model_max_length(model))
     bksp_id = bksp_id_of(model)
@@ -198,14 +154,15 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
         eval_dataset=eval_data,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=callbacks,
+        callbacks=[RunStarted(config), *(callbacks or [])],
         noise_sampler=noise_sampler,
     )
     output = Path(config.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    if trainer.is_world_process_zero():
-        (output / RUN_FILE).write_text(json.dumps(run_signature(config), indent=1))
-    trainer.train(resume_from_checkpoint=checkpoint)
+    try:
+        trainer.train(resume_from_checkpoint=checkpoint)
+    except KeyboardInterrupt:
+        step = trainer.state.global_step
+        raise TrainingInterrupted(step, last_complete_checkpoint(config.output_dir)) from None
     if config.use_peft or peft_config is not None:
         trainer.save_model(str(output / "adapter"))  # the adapter alone
         if trainer.is_world_process_zero():  # and a merged model that `imitlm evaluate` loads like any other

@@ -124,7 +124,11 @@ class ImitationTrainer(Trainer):
                 from imitlm.backspace.vocab import lora_config_with_bksp
 
                 peft_config = lora_config_with_bksp(peft_config, self.bksp_id, model)
-            model = get_peft_model(model, peft_config)
+            try:
+                model = get_peft_model(model, peft_config)
+            except ValueError as error:  # e.g. target modules the model does not have
+                reason = " ".join(str(error).split())[:200]
+                raise UserError(f"LoRA could not wrap the model ({reason}); check --lora_target_modules") from None
         args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
         noise_prob = self.preset.noise_prob if args.noise_prob is None else args.noise_prob
         self.noise_prob = noise_prob = 0.0 if self.bksp_id is None else noise_prob

@@ -1,0 +1,178 @@
+"""What an output directory holds, and the rules that keep a run from being silently lost:
+
+- a directory that holds a trained model or checkpoints is never trained into again unless the user says how:
+  `--resume_from_checkpoint` (continue it) or `--overwrite_output_dir` (replace it: the old model and checkpoints are
+  removed once the new run starts, so `resume last` can never pick a checkpoint of the old run);
+- `imitlm_run.json` (which run the directory holds) is written when training starts, not at set-up, so a run that
+  failed before training does not lock its directory;
+- a checkpoint is resumed only when every file resuming reads is there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from imitlm.errors import UserError
+from imitlm.training.checkpoints import checkpoint_folders, is_complete, last_complete_checkpoint
+
+logger = logging.getLogger(__name__)
+RUN_FILE = "imitlm_run.json"
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+)
+# What a finished run leaves besides the tokenizer: removed with the checkpoints on --overwrite_output_dir.
+RUN_OUTPUTS = ("config.json", "generation_config.json", "training_args.bin", "trainer_state.json", "log_history.json")
+
+
+def run_signature(config) -> dict:
+    """What identifies a run: every option except the ones that only say where and how long."""
+    data = config.to_dict()
+    for key in (
+        "output_dir",
+        "logging_dir",
+        "overwrite_output_dir",
+        "resume_from_checkpoint",
+        "max_steps",
+        "num_train_epochs",
+        "report_to",
+        "disable_tqdm",
+        "save_steps",
+        "logging_steps",
+        "allow_unknown_chars",
+    ):
+        data.pop(key, None)
+    return json.loads(json.dumps(data, default=str))
+
+
+def resume_requested(config) -> bool:
+    return config.resume_from_checkpoint not in (None, "", "false", "False")
+
+
+def has_weights(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in WEIGHT_FILES) or any(folder.glob("model-*.safetensors"))
+
+
+def previous_outputs(output_dir: str | Path) -> list[str]:
+    """The trained things a directory holds: its final model and its checkpoints (names for a message)."""
+    root = Path(output_dir)
+    held = ["a trained model"] if has_weights(root) or (root / "adapter").is_dir() else []
+    checkpoints = [path.name for _, path in checkpoint_folders(root)]
+    if checkpoints:
+        held.append(f"checkpoints ({', '.join(checkpoints[:4])}{', ...' if len(checkpoints) > 4 else ''})")
+    return held
+
+
+def check_output_dir(config) -> None:
+    """Refuse to replace a trained model or checkpoints, or to resume a different run, before any work."""
+    output = Path(config.output_dir)
+    if config.overwrite_output_dir or not output.is_dir():
+        return
+    if resume_requested(config):
+        check_same_run(config)
+        return
+    held = previous_outputs(output)
+    if held:
+        raise UserError(
+            f"{config.output_dir} already holds {' and '.join(held)}; pass --resume_from_checkpoint last to "
+            "continue that run, --overwrite_output_dir to replace it, or choose another --output_dir"
+        )
+
+
+def check_same_run(config) -> None:
+    path = Path(config.output_dir) / RUN_FILE
+    if not path.is_file():
+        return
+    previous, current = json.loads(path.read_text()), run_signature(config)
+    if previous != current:
+        changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+        raise UserError(
+            f"{config.output_dir} already holds a different run (differs in: {', '.join(changed[:5])}); resume "
+            "with the same options, choose another --output_dir or pass --overwrite_output_dir"
+        )
+
+
+def clear_previous_run(output_dir: str | Path) -> None:
+    """--overwrite_output_dir: remove the old run's model and checkpoints (never other files)."""
+    root = Path(output_dir)
+    removed = [path for _, path in checkpoint_folders(root)] + [root / "adapter"]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    for name in (*WEIGHT_FILES, *RUN_OUTPUTS, RUN_FILE):
+        (root / name).unlink(missing_ok=True)
+    for shard in root.glob("model-*.safetensors"):
+        shard.unlink()
+
+
+class RunStarted(TrainerCallback):
+    """When training starts (set-up succeeded): clear a run being overwritten, then record which run this is."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        output = Path(self.config.output_dir)
+        if self.config.overwrite_output_dir and not resume_requested(self.config):
+            clear_previous_run(output)
+        output.mkdir(parents=True, exist_ok=True)
+        (output / RUN_FILE).write_text(json.dumps(run_signature(self.config), indent=1))
+
+
+def resolve_checkpoint(config) -> str | None:
+    """--resume_from_checkpoint: 'last'/'true' -> the newest complete checkpoint; a path must be complete. Either
+    way every file resuming reads must be there (else the optimizer or schedule would silently start afresh)."""
+    value = config.resume_from_checkpoint
+    if not resume_requested(config):
+        return None
+    if value in ("true", "True", "last"):
+        checkpoint = last_complete_checkpoint(config.output_dir)
+        if checkpoint is None:
+            raise UserError(
+                f"no complete checkpoint to resume in {config.output_dir}; train without --resume_from_checkpoint "
+                "(and with --overwrite_output_dir if the directory holds a model)"
+            )
+    else:
+        checkpoint = value
+        if not Path(value).is_dir():
+            what = "is not a directory" if Path(value).exists() else "not found"
+            raise UserError(f"checkpoint {value} {what}; give a checkpoint-N directory or 'last'")
+        if not is_complete(value):
+            raise UserError(
+                f"checkpoint {value} is incomplete (the run stopped while writing it); "
+                "resume from an earlier checkpoint or pass 'last'"
+            )
+    missing = missing_checkpoint_files(Path(checkpoint), config)
+    if missing:
+        raise UserError(
+            f"checkpoint {checkpoint} lacks {', '.join(missing)}, which resuming needs (a fresh optimizer or "
+            "schedule would silently change the run); resume from another checkpoint or train again"
+        )
+    return checkpoint
+
+
+def missing_checkpoint_files(folder: Path, config) -> list[str]:
+    """Files resuming reads: trainer state, weights, optimizer and scheduler, random states, imitlm's state."""
+    from imitlm.training.trainer import STATE_FILE
+
+    world, rank = config.world_size, config.process_index
+    sharded = bool(config.fsdp) or bool(config.deepspeed)  # their weights and optimizer are saved in shards
+    needed = ["trainer_state.json", "scheduler.pt"]
+    if not sharded:
+        needed += ["optimizer.pt"]
+    needed += [STATE_FILE if world == 1 else f"imitlm_state_{rank}.pt"]
+    needed += ["rng_state.pth" if world == 1 else f"rng_state_{rank}.pth"]
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if not sharded and not has_weights(folder):
+        missing.append("the model weights (model.safetensors)")
+    return missing

@@ -1,0 +1,82 @@
+"""No run is silently lost: a used output directory is never trained into again without --resume_from_checkpoint
+or --overwrite_output_dir; overwriting clears the old checkpoints; a failed set-up does not lock the directory; a
+checkpoint missing a file is not resumed; Ctrl-C stops with the resume command."""
+
+import hashlib
+import os
+import signal
+import threading
+import time
+
+from imitlm.training.checkpoints import MARKER
+
+from cli.cli_support import BASE, MODEL, assert_user_error, write_jsonl
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_used_directory_is_never_replaced_and_overwrite_clears_it(cli, tmp_path):
+    out = tmp_path / "o"
+    train = ["train", "--model_config", MODEL, "--output_dir", out, *BASE, "--save_strategy", "steps"]
+    assert cli(*train, "--max_steps", 2, "--save_steps", 1).returncode == 0
+    model = digest(out / "model.safetensors")
+    refused = cli(*train, "--max_steps", 1)  # a different length: the same run's signature, still refused
+    assert_user_error(refused, "already holds a trained model and checkpoints (checkpoint-1, checkpoint-2)")
+    assert_user_error(refused, "--resume_from_checkpoint last", "--overwrite_output_dir")
+    assert digest(out / "model.safetensors") == model
+
+    (out / "checkpoint-2" / "optimizer.pt").unlink()  # a checkpoint marked complete but missing files
+    (out / "checkpoint-2" / "imitlm_state.pt").unlink()
+    assert (out / "checkpoint-2" / MARKER).is_file()
+    half = cli(*train, "--max_steps", 3, "--resume_from_checkpoint", "last")
+    assert_user_error(half, "checkpoint-2 lacks optimizer.pt, imitlm_state.pt", "resume from another checkpoint")
+    assert cli(*train, "--max_steps", 2, "--resume_from_checkpoint", out / "checkpoint-1").returncode == 0
+
+    fresh = cli(*train, "--max_steps", 1, "--save_strategy", "no", "--overwrite_output_dir", "true")
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    assert not list(out.glob("checkpoint-*"))  # `resume last` can no longer pick a checkpoint of the old run
+    again = cli(*train, "--save_strategy", "no", "--max_steps", 2, "--resume_from_checkpoint", "last")
+    assert_user_error(again, "no complete checkpoint")
+
+
+def test_failed_set_up_does_not_lock_the_directory(cli, tmp_path):
+    out = tmp_path / "o"
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": ""}])
+    text = ["train", "--model_config", MODEL, "--output_dir", out, *BASE, "--task", "text"]
+    assert_user_error(cli(*text, "--dataset_name", bad), "row 1 has an empty completion")
+    assert not (out / "imitlm_run.json").exists()
+    good = write_jsonl(tmp_path / "good.jsonl", [{"prompt": "a", "completion": "b"}] * 4)
+    result = cli(*text, "--dataset_name", good, "--learning_rate", "1e-3")  # different options, same directory
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "imitlm_run.json").is_file()
+
+
+def test_ctrl_c_prints_one_line_with_the_resume_command(cli, tmp_path):
+    """A real SIGINT to this process once checkpoint-2 is complete (in-process: no interpreter start)."""
+    out = tmp_path / "o"
+    stop = threading.Event()
+
+    def press_ctrl_c():
+        while not stop.is_set():
+            if (out / "checkpoint-2" / MARKER).exists():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=press_ctrl_c, daemon=True)
+    watcher.start()
+    flags = [*BASE, "--max_steps", "100000", "--save_strategy", "steps", "--save_steps", "2"]
+    try:
+        result = cli("train", "--model_config", MODEL, "--output_dir", out, *flags)
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.returncode == 130, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("imitlm: interrupted")]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "training stopped at step" in lines[0] and "the last complete checkpoint is" in lines[0]
+    assert lines[0].endswith("--resume_from_checkpoint last") and "imitlm train --model_config" in lines[0]
+    assert not (out / "model.safetensors").exists()
