@@ -32,7 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Imitation-learning training for language models: SequenceMatch (with <bksp>) and IQLearn, "
         "on transformers' Trainer. Run `imitlm COMMAND --help` for each command's options.",
     )
-    parser.add_argument("--debug", action="store_true", help="Show full tracebacks for errors.")
+    parser.add_argument(
+        "--debug", action="store_true", help="On an error, show the full Python traceback instead of one line."
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Show every library notice and progress bar (by default only the training progress, logs and "
+        "warnings you can act on).",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -56,8 +64,8 @@ def parse_command(command: str, argv: list[str]):
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
+    debug, verbose = "--debug" in argv, "--verbose" in argv
+    argv = [a for a in argv if a not in ("--debug", "--verbose")]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "filelock", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
+    if not verbose:
+        quiet_libraries()
     try:
         return run_command(argv[0], argv[1:])
     except UserError as error:
@@ -84,6 +94,21 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"imitlm: interrupted{': ' + str(interrupt) if str(interrupt) else ''}", file=sys.stderr)
         return 130
+
+
+def quiet_libraries() -> None:
+    """Silence, at their source, library output that is not the user's business: DeepSpeed's "Setting accelerator
+    to CPU" notice on machines without CUDA, and the progress bars of dataset maps and weight loading (the
+    Trainer's own progress bar stays). `--verbose` skips this."""
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed would detect the same, with a warning
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
 
 
 def run_command(command: str, argv: list[str]) -> int:
@@ -117,17 +142,23 @@ def run_train(argv: list[str]) -> int:
     from imitlm.training.parsing import parse_train_args
     from imitlm.training.run import TrainingInterrupted, train
 
+    if "-h" in argv or "--help" in argv:
+        from imitlm.training.parsing import train_help
+
+        print(train_help())
+        return 0
+    argv = ["--help" if word == "--help-all" else word for word in argv]
     config = parse_train_args(argv)
     for line in ignored_options(config):
         warn(line)
     try:
-        train(config)
+        train(config, announce=True)
     except TrainingInterrupted as stop:
         if stop.checkpoint is None:
             raise KeyboardInterrupt(f"{stop}; run the same command to start again") from None
         resume = shlex.join(["imitlm", "train", *without_option(argv, "--resume_from_checkpoint")])
         raise KeyboardInterrupt(f"{stop}; resume with: {resume} --resume_from_checkpoint last") from None
-    print(f"model saved to {config.output_dir}")
+    print(f"model saved to {config.output_dir}; evaluate it with: imitlm evaluate --model {config.output_dir}")
     return 0
 
 

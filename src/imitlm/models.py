@@ -89,7 +89,9 @@ def load_model(config, tokenizer: PreTrainedTokenizerBase) -> PreTrainedModel:
             reason = " ".join(str(error).split())[:200] or type(error).__name__
             raise UserError(f"bad model_config {config.model_config}: {reason}; fix it in the YAML") from None
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+        from imitlm.backspace.vocab import resize_embeddings
+
+        resize_embeddings(model, len(tokenizer))
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return model

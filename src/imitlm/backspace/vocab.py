@@ -57,11 +57,24 @@ def add_backspace_token(tokenizer, model=None) -> int:
         raise ValueError(f"model.config.bksp_token_id is {recorded} but the tokenizer's {BKSP_TOKEN} is {bksp_id}")
     n_rows = model.get_input_embeddings().weight.shape[0]
     if bksp_id >= n_rows:
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+        resize_embeddings(model, len(tokenizer))
     elif newly_added or recorded is None:
         _init_row_to_mean(model, bksp_id, n_ordinary=bksp_id)
     model.config.bksp_token_id = bksp_id
     return bksp_id
+
+
+def resize_embeddings(model, num_tokens: int) -> None:
+    """``resize_token_embeddings`` with transformers' mean resizing (new rows drawn around the old rows' mean and
+    covariance), without its notice explaining mean resizing on every run: the choice is ours, not the user's."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model.resize_token_embeddings(num_tokens, mean_resizing=True)
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 @torch.no_grad()

@@ -117,6 +117,11 @@ def build_parser() -> HfArgumentParser:
     for action in parser._actions:  # a dict field comes from the command line as a JSON object
         if action.dest == "model_config":
             action.type = parse_json_object
+        if action.dest == "resume_from_checkpoint":
+            action.help = (
+                "Resume from this checkpoint directory, or `last` for the newest complete checkpoint in "
+                "--output_dir (checked for every file it needs first)."
+            )
     parser.add_argument(
         "--config", default=None, help="YAML recipe (see configs/); flags given here override its keys."
     )
@@ -167,3 +172,50 @@ def check_model_given(config: ImitConfig) -> ImitConfig:
     if config.model_name_or_path is None and config.model_config is None:
         raise UserError("no model given: set --model_name_or_path, or model_config in the YAML to train from scratch")
     return config
+
+
+# `imitlm train --help`: imitlm's own options first, grouped; the Trainer's ~700 lines only with --help-all.
+HELP_GROUPS = {
+    "objective (DESIGN sec 3)": [
+        "objective", "divergence", "max_slope", "gamma", "td_weight", "mix_beta", "il_weight", "q_temperature",
+        "mle_warmup_steps", "chunked_loss",
+    ],
+    "backspace": ["noise_prob", "noise_type"],
+    "online rollouts (iqlearn_online, sequencematch)": [
+        "rollout_every", "rollout_batch_size", "rollout_buffer_size", "rollout_temperature", "policy_rows_per_batch",
+        "max_new_tokens",
+    ],
+    "task and data": [
+        "task", "dataset_name", "dataset_config", "dataset_train_split", "dataset_test_split", "num_train_examples",
+        "num_eval_examples", "difficulty", "task_seed", "max_length", "allow_unknown_chars",
+    ],
+    "model": [
+        "model_name_or_path", "model_config", "tokenizer_name_or_path", "attn_implementation", "use_peft", "lora_r",
+        "lora_alpha", "lora_dropout", "lora_target_modules",
+    ],
+    "recipe and run": [
+        "config", "output_dir", "max_steps", "num_train_epochs", "learning_rate", "per_device_train_batch_size",
+        "gradient_accumulation_steps", "seed", "save_steps", "resume_from_checkpoint", "overwrite_output_dir",
+    ],
+}  # fmt: skip
+
+
+def train_help() -> str:
+    """imitlm's options of `imitlm train`, grouped, with their defaults; then where the full Trainer list is."""
+    actions = {action.dest: action for action in build_parser()._actions}
+    short = argparse.ArgumentParser(
+        prog="imitlm train",
+        usage="imitlm train [--config RECIPE.yaml] [--OPTION VALUE ...]",
+        description="Train a causal LM with MLE, IQLearn or SequenceMatch. Options come from a YAML recipe "
+        "(--config) and/or flags; a flag overrides the same key in the YAML.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        add_help=False,
+        epilog="Every other transformers.TrainingArguments option (--bf16, --fsdp, --lr_scheduler_type, "
+        "--report_to, ...) works too: `imitlm train --help-all` lists all of them.",
+    )
+    for title, names in HELP_GROUPS.items():
+        group = short.add_argument_group(title)
+        for name in names:
+            if name in actions:
+                group._add_action(actions[name])
+    return short.format_help()

@@ -115,6 +115,38 @@ def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
     }
 
 
+def run_summary(config: ImitConfig, trainer: ImitationTrainer) -> str:
+    """The block `imitlm train` prints before training: preset and objective settings, data, model, outputs."""
+    settings = resolved_settings(config, trainer)
+    preset = get_preset(config.objective)
+    objective = f"gamma {settings['gamma']}, tau {settings['q_temperature']}"
+    if preset.use_il:
+        objective = (
+            f"divergence {settings['divergence']}, td_weight {settings['td_weight']}, il_weight "
+            f"{settings['il_weight']}, mix_beta {settings['mix_beta']}, " + objective
+        )
+    if trainer.noise_prob:
+        objective += f", <bksp> noise {trainer.noise_prob} ({config.noise_type})"
+    source = config.dataset_name or f"task {config.task}, difficulty {config.difficulty}"
+    evaluation = f", {len(trainer.eval_dataset)} evaluation rows" if trainer.eval_dataset is not None else ""
+    model = trainer.model
+    parameters = sum(p.numel() for p in model.parameters()) / 1e6
+    origin = f"from {config.model_name_or_path}" if config.model_name_or_path else "from scratch"
+    checkpoints = (
+        f"checkpoints every {config.save_steps:g} steps in {config.output_dir}/checkpoint-N"
+        if config.save_strategy == "steps"
+        else f"checkpoints: {config.save_strategy}"
+    )
+    return "\n".join(
+        [
+            f"imitlm train: preset {config.objective} ({objective})",
+            f"  data:   {len(trainer.train_dataset)} training rows ({source}){evaluation}",
+            f"  model:  {model.config.model_type}, {parameters:.2f} M parameters, {origin}",
+            f"  output: {checkpoints}; final model in {config.output_dir}",
+        ]
+    )
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training: the step reached and the last complete checkpoint (None: none yet)."""
 
@@ -124,7 +156,8 @@ class TrainingInterrupted(KeyboardInterrupt):
         super().__init__(f"training stopped at step {step}; {kept}")
 
 
-def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
+def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool = False) -> ImitationTrainer:
+    """Train ``config`` end to end; ``announce`` prints :func:`run_summary` before training (the CLI does)."""
     check_output_dir(config)
     check_final_save(config)
     checkpoint = resolve_checkpoint(config)
@@ -158,6 +191,8 @@ def train(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrai
         noise_sampler=noise_sampler,
     )
     output = Path(config.output_dir)
+    if announce and trainer.is_world_process_zero():
+        print(run_summary(config, trainer), flush=True)
     try:
         trainer.train(resume_from_checkpoint=checkpoint)
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from types import SimpleNamespace
 
 import torch
 from accelerate.utils import DistributedType
@@ -271,6 +272,17 @@ class ImitationTrainer(Trainer):
         super().log(logs, start_time)
 
     # ---- 4. checkpoints: complete-or-ignored, carrying the replay buffer and our generators ---
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """Trainer warns that tied weights (e.g. GPT-2's ``lm_head.weight``, the input embeddings) are missing from
+        a checkpoint, which never saves them twice; drop those keys so a resume warns only about real gaps."""
+        params = dict(self.model.named_parameters(remove_duplicate=False))
+        missing = set(load_result.missing_keys)
+        loaded_storage = {p.data_ptr() for name, p in params.items() if name not in missing}
+        real = [k for k in load_result.missing_keys if k not in params or params[k].data_ptr() not in loaded_storage]
+        super()._issue_warnings_after_load(
+            SimpleNamespace(missing_keys=real, unexpected_keys=load_result.unexpected_keys)
+        )
+
     def _save_checkpoint(self, model, trial) -> None:
         check_finite_weights(model, self.state.global_step, self.args.output_dir)
         limit = self.args.save_total_limit
