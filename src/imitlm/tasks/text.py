@@ -1,4 +1,5 @@
-"""Generic text data: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder (as TRL's scripts).
+"""Generic text data: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder (as TRL's scripts),
+or a built-in offline corpus (`lee`, `enwiki`: `tasks/corpora.py`).
 
 Rows have `text`, or `prompt` + `completion`, or chat `messages` (rendered with the tokenizer's chat template).
 Every loader returns rows with string columns `prompt` and `completion` (plain text: empty prompt).
@@ -32,7 +33,11 @@ def check_utf8(path: Path) -> None:
 
 
 def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
+    from imitlm.tasks.corpora import CORPORA, corpus_rows
+
     path = Path(name_or_path)
+    if name_or_path in CORPORA and not path.exists():  # built-in offline corpora: `lee`, `enwiki`
+        return corpus_rows(name_or_path, split)
     if path.exists():
         files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
         if not files:
