@@ -42,17 +42,19 @@ class TextDemoSettings:
     model_config: dict = field(default_factory=lambda: dict(TEXT_GPT2))
 
 
-DEFAULT = TextDemoSettings(base_steps=800, preset_steps=100, feature_steps=800, num_test_prompts=None)
+# Sized for the 20-minute budget on 2 CPU cores from the arithmetic demo's step costs (an estimate: no default run has
+# been timed on an idle machine yet). 400 steps of 32 rows are about 8 passes over lee's 1,676 training rows.
+DEFAULT = TextDemoSettings(base_steps=400, preset_steps=100, feature_steps=400, num_test_prompts=None)
 QUICK = TextDemoSettings(
-    base_steps=20,
-    preset_steps=4,
-    feature_steps=10,
-    num_test_prompts=24,
+    base_steps=10,
+    preset_steps=2,
+    feature_steps=5,
+    num_test_prompts=16,
     num_train_rows=64,
     vocab_size=400,
     batch_size=8,
-    max_new_tokens=24,
-    rollout_every=2,
+    max_new_tokens=16,
+    rollout_every=1,
     rollout_batch_size=8,
     seeds=(1, 2),
     workers=1,  # starting processes costs more than these runs
