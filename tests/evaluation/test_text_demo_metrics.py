@@ -73,5 +73,5 @@ def test_goal_check_reads_the_paired_intervals():
             },
         },
     ]
-    sequencematch, iqlearn = goal_lines(rows, "mle")
+    sequencematch, iqlearn = goal_lines(rows, "mle", {"mauve_above": "sequencematch", "self_bleu_below": "iqlearn"})
     assert ": reached" in sequencematch and "not reached" in iqlearn

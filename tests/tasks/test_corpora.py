@@ -8,6 +8,7 @@ import pytest
 
 from imitlm.errors import UserError
 from imitlm.tasks.corpora import SPLITS, corpus_path, cut_document, split_documents, split_of_document
+from imitlm.tasks.text import load_raw_dataset
 
 needs_gensim = pytest.mark.skipif(
     importlib.util.find_spec("gensim") is None, reason="the text corpora need gensim: pip install 'imitlm[text]'"
@@ -33,7 +34,6 @@ def test_splits_are_by_article_and_deterministic():
 @needs_gensim
 def test_lee_corpus_rows_never_share_an_article():
     from imitlm.tasks.corpora import load_documents
-    from imitlm.tasks.text import load_raw_dataset
 
     documents = load_documents("lee")
     assert len(documents) == 300
@@ -51,6 +51,8 @@ def test_lee_corpus_rows_never_share_an_article():
 def test_unknown_corpus_and_missing_gensim_are_one_line_errors(monkeypatch):
     with pytest.raises(UserError, match="unknown built-in corpus"):
         corpus_path("lea")
+    with pytest.raises(UserError, match="did you mean the built-in corpus 'enwiki'"):
+        load_raw_dataset("enwik", "train")  # a typo is not sent to the hub
 
     def no_gensim(name):
         raise ModuleNotFoundError(f"No module named {name!r}")

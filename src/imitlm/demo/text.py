@@ -29,7 +29,7 @@ from imitlm.demo.text_settings import (
     preset_config,
     train_rows_file,
 )
-from imitlm.objectives import BASELINE, PRESETS
+from imitlm.objectives import BASELINE, PRESETS, preset_names
 
 TEXT_METRICS = (
     "perplexity",
@@ -199,6 +199,11 @@ def run_text_demo(quick: bool = False, output_dir: str = "runs/demo-text") -> di
         "features_note": f"MAUVE features: final hidden states of a separate MLE model (seed {settings.feature_seed}, "
         f"{settings.feature_steps} steps, training split only) over each continuation read after its prompt; "
         "`mauve` mean-pools them, `mauve_last_token` takes the last token's (sensitivity to the choice)",
+        # the goals: SequenceMatch (IL + backspace) raises MAUVE; offline IQLearn lowers Self-BLEU
+        "goals": {
+            "mauve_above": preset_names(use_il=True, backspace=True)[0],
+            "self_bleu_below": preset_names(use_il=True, online=False)[0],
+        },
         "human": {k: round(v, 4) for k, v in human.items()},
         "side_by_side": {"prompts": references["prompt"][:NUM_SIDE_BY_SIDE]}
         | {"references": references["completion"][:NUM_SIDE_BY_SIDE]},
