@@ -31,8 +31,10 @@ def diff_cell(result: dict) -> str:
 
 
 def diversity_cells(by_seed: dict, reference: dict, is_reference: bool) -> list[str]:
-    seeds = sorted(by_seed)
-    shared = [s for s in seeds if s in reference and "self_bleu" in by_seed[s] and "self_bleu" in reference[s]]
+    seeds = sorted(s for s in by_seed if "self_bleu" in by_seed[s])  # older rows lack these columns
+    if not seeds:
+        return ["-", "-", "-", "-"]
+    shared = [s for s in seeds if s in reference and "self_bleu" in reference[s]]
     sampled = cell(mean_ci([np.mean(by_seed[s]["correct_sampled"]) for s in seeds]))
     bleu = cell(mean_ci([by_seed[s]["self_bleu"] for s in seeds]))
     if is_reference or not shared:

@@ -100,6 +100,14 @@ class DemoArguments:
         metadata={"help": "The longer configuration: the 4-layer Llama base (about an hour on 2 CPU cores)."},
     )
     output_dir: str = field(default="runs/demo", metadata={"help": "Where models, results.json and report.md go."})
+    task: str = field(
+        default="arithmetic",
+        metadata={
+            "help": "arithmetic, or text: the presets on English news prose (needs pip install 'imitlm[text]'; "
+            "default output_dir runs/demo-text).",
+            "choices": ["arithmetic", "text"],
+        },
+    )
 
 
 @dataclass(kw_only=True)

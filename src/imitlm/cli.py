@@ -21,7 +21,7 @@ COMMANDS = {
     "generate": "Sample completions for a prompt and show the action trace with deletions visible.",
     "rewards": "Extract per-token implicit rewards and sequence returns of given sequences under a model.",
     "sweep": "Search training options with Optuna (TPE): each trial trains from a recipe and is scored on validation.",
-    "demo": "The main job: compare all presets on the arithmetic task and write a report.",
+    "demo": "The main job: compare all presets on the arithmetic task (--task text: on English prose) and report.",
     "bench": "Measure the cost of each preset against MLE and of our generation against Hugging Face's, as JSON.",
 }
 
@@ -363,6 +363,14 @@ def run_demo(args) -> int:
 
     if args.quick and args.full:
         raise UserError("--quick and --full contradict each other; pass one of them")
+    if args.task == "text":
+        from imitlm.demo.text import run_text_demo
+
+        if args.full:
+            raise UserError("--full is the arithmetic demo's Llama base; drop it for --task text")
+        output_dir = "runs/demo-text" if args.output_dir == "runs/demo" else args.output_dir
+        run_text_demo(quick=args.quick, output_dir=output_dir)
+        return 0
     demo(quick=args.quick, full=args.full, output_dir=args.output_dir)
     return 0
 

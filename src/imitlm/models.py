@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
     """The tokenizer named in the config, else the model's, else a character-level one for the task's alphabet."""
     name = config.tokenizer_name_or_path or config.model_name_or_path
+    if name is not None and (name == "bpe" or name.startswith("bpe:")) and not Path(name).exists():
+        return ensure_special_tokens(bpe_from_rows(name, train_rows))
     if name is not None:
         option = "--tokenizer_name_or_path" if config.tokenizer_name_or_path else "--model_name_or_path"
         if Path(name).exists():
@@ -39,6 +41,19 @@ def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
             alphabet.update(row["completion"])
         tokenizer = build_char_tokenizer("".join(sorted(alphabet)))
     return ensure_special_tokens(tokenizer)
+
+
+def bpe_from_rows(name: str, train_rows):
+    """`--tokenizer_name_or_path bpe` (or `bpe:VOCAB_SIZE`): a byte-level BPE trained on the training rows."""
+    from imitlm.tasks.bpe_tokenizer import DEFAULT_VOCAB_SIZE, build_bpe_tokenizer
+
+    size = name.partition(":")[2]
+    if size and not size.isdigit():
+        raise UserError(f"--tokenizer_name_or_path {name}: write bpe or bpe:VOCAB_SIZE, e.g. bpe:2000")
+    if train_rows is None:
+        raise UserError("--tokenizer_name_or_path bpe trains a tokenizer on the training data; give the data too")
+    texts = (row["prompt"] + row["completion"] for row in train_rows)
+    return build_bpe_tokenizer(texts, int(size) if size else DEFAULT_VOCAB_SIZE)
 
 
 def ensure_special_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:

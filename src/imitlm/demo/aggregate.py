@@ -32,24 +32,26 @@ def finite(values) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def summarise_method(runs: list[dict]) -> dict:
+def summarise_method(runs: list[dict], names=ACCURACIES + OTHERS) -> dict:
     """One method's seeds -> ``{metric: {"mean", "ci95", "values"}}`` (metrics absent or never finite: omitted)."""
     summary = {}
-    for name in ACCURACIES + OTHERS:
+    for name in names:
         values = finite(run.get(name) for run in runs)
         if values:
             summary[name] = mean_ci(values)
     return summary
 
 
-def differences(runs: list[dict], baseline: list[dict], num_resamples: int = 2000) -> dict:
+def differences(
+    runs: list[dict], baseline: list[dict], num_resamples: int = 2000, accuracies=ACCURACIES, paired=PAIRED_OTHERS
+) -> dict:
     """``{metric: {"difference", "ci95", ...}}`` of a method against the baseline, paired by seed (same order)."""
     out = {}
-    for name in ACCURACIES:
+    for name in accuracies:
         a = np.array([run["per_question"][name] for run in runs], dtype=float)  # (S, Q)
         b = np.array([run["per_question"][name] for run in baseline], dtype=float)
         out[name] = paired_bootstrap(a, b, num_resamples=num_resamples)
-    for name in PAIRED_OTHERS:
+    for name in paired:
         pairs = [(run.get(name), base.get(name)) for run, base in zip(runs, baseline)]
         deltas = finite(x - y for x, y in pairs if x is not None and y is not None)
         if deltas:
@@ -58,15 +60,19 @@ def differences(runs: list[dict], baseline: list[dict], num_resamples: int = 200
     return out
 
 
-def summarise(runs_by_method: dict[str, list[dict]], baseline: str) -> list[dict]:
-    """Rows of results.json: method, its headline metrics with intervals, differences against ``baseline``."""
+def summarise(
+    runs_by_method: dict[str, list[dict]], baseline: str, accuracies=ACCURACIES, others=OTHERS, paired=PAIRED_OTHERS
+) -> list[dict]:
+    """Rows of results.json: method, its headline metrics with intervals, differences against ``baseline``.
+    The metric names default to the arithmetic demo's; the text demo passes its own (no accuracies)."""
     rows = []
     for method, runs in runs_by_method.items():
-        row = {"method": method, "num_seeds": len(runs), **summarise_method(runs)}
+        row = {"method": method, "num_seeds": len(runs), **summarise_method(runs, accuracies + others)}
         if method != baseline:
-            row[f"vs_{baseline}"] = differences(runs, runs_by_method[baseline])
+            row[f"vs_{baseline}"] = differences(runs, runs_by_method[baseline], accuracies=accuracies, paired=paired)
         row["backspace_examples"] = [example for run in runs for example in run.get("backspace_examples", [])][:6]
-        dropped = ("per_question", "backspace_examples", "history")  # per_question.json and curves keep these
+        # per_question.json and the curves keep these; the text demo's report keeps its samples
+        dropped = ("per_question", "backspace_examples", "history", "samples")
         row["seeds"] = [{k: v for k, v in run.items() if k not in dropped} for run in runs]
         rows.append(row)
     return rows

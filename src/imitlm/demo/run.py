@@ -60,14 +60,15 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def run_all(settings: DemoSettings, out: Path) -> list[dict]:
-    """Every (preset, seed) run; in ``settings.workers`` processes of one thread each when more than one."""
+def run_all(settings: DemoSettings, out: Path, run=run_one) -> list[dict]:
+    """Every (preset, seed) run; in ``settings.workers`` processes of one thread each when more than one.
+    ``run(settings, out, preset, seed) -> row``: the arithmetic run by default, `demo.text.run_one` for text."""
     jobs = [(preset, seed) for seed in settings.seeds for preset in PRESETS]
     if settings.workers <= 1:
         results = []
         for preset, seed in jobs:
             print(f"[demo] {preset}, seed {seed} ({settings.preset_steps} steps, then evaluation)", flush=True)
-            results.append(run_one(settings, out, preset, seed))
+            results.append(run(settings, out, preset, seed))
         return results
     print(
         f"[demo] {len(jobs)} runs ({len(PRESETS)} presets x seeds {list(settings.seeds)}) in {settings.workers} "
@@ -76,7 +77,7 @@ def run_all(settings: DemoSettings, out: Path) -> list[dict]:
     )
     context = multiprocessing.get_context("spawn")  # no forked torch thread pools
     with ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_one_thread) as pool:
-        futures = {pool.submit(run_one, settings, out, preset, seed): (preset, seed) for preset, seed in jobs}
+        futures = {pool.submit(run, settings, out, preset, seed): (preset, seed) for preset, seed in jobs}
         results = []
         for future in as_completed(futures):
             results.append(future.result())

@@ -44,3 +44,18 @@ def self_bleu(texts: list[str], tokenize: str = "13a") -> float:
 
 def perplexity(total_nll: float, num_tokens: int) -> float:
     return math.exp(total_nll / num_tokens) if num_tokens else float("nan")
+
+
+def has_repetition_loop(text: str, n: int = 4) -> bool:
+    """Whether some word n-gram occurs twice in ``text``: the model looping on a phrase.
+
+    Example: "the cat sat on the cat sat on" repeats the 4-gram "the cat sat on" -> True; "a b c d e" -> False.
+    """
+    words = text.split()
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) < len(grams)
+
+
+def repetition_rate(texts: list[str], n: int = 4) -> float:
+    """Share of texts with a repeated word n-gram (:func:`has_repetition_loop`); NaN for no texts."""
+    return sum(map(has_repetition_loop, texts, [n] * len(texts))) / len(texts) if texts else float("nan")

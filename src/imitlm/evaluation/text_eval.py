@@ -100,3 +100,49 @@ def evaluate_text(
     if mauve_features_model is not None:
         result["mauve"] = mauve_score(generations, list(rows["completion"]), mauve_features_model)
     return result
+
+
+@torch.no_grad()
+def continuation_features(
+    model, tokenizer, prompts: list[str], continuations: list[str], batch_size: int = 64
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """MAUVE features of continuations read in context: the final hidden states of ``model`` over the tokens of
+    each continuation (+EOS) after its prompt, (mean over those tokens, the last one's); both (N, H)."""
+    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", 1024)
+    means, lasts = [], []
+    for start in range(0, len(prompts), batch_size):
+        rows = []
+        for prompt, continuation in zip(prompts[start : start + batch_size], continuations[start : start + batch_size]):
+            prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"][-(limit // 2) :]
+            continuation_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+            continuation_ids = continuation_ids[: limit - len(prompt_ids) - 1] + [tokenizer.eos_token_id]
+            rows.append((prompt_ids, continuation_ids))
+        width = max(len(p) + len(c) for p, c in rows)
+        input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)  # (B, T), right-padded
+        attention_mask = torch.zeros_like(input_ids)
+        continuation_mask = torch.zeros_like(input_ids, dtype=torch.bool)
+        for i, (p, c) in enumerate(rows):
+            input_ids[i, : len(p) + len(c)] = torch.tensor(p + c)
+            attention_mask[i, : len(p) + len(c)] = 1
+            continuation_mask[i, len(p) : len(p) + len(c)] = True
+        mask = attention_mask.to(model.device)
+        hidden = model(input_ids=input_ids.to(model.device), attention_mask=mask, output_hidden_states=True)
+        hidden = hidden.hidden_states[-1]  # (B, T, H)
+        weights = continuation_mask.to(hidden.device, hidden.dtype).unsqueeze(-1)  # (B, T, 1)
+        means.append((hidden * weights).sum(dim=1) / weights.sum(dim=1))
+        last = torch.tensor([len(p) + len(c) - 1 for p, c in rows], device=hidden.device)
+        lasts.append(hidden[torch.arange(len(rows), device=hidden.device), last])
+    return torch.cat(means).float().cpu(), torch.cat(lasts).float().cpu()
+
+
+def mauve_from_features(p_features, q_features, seed: int = 25) -> float:
+    """MAUVE (Pillutla et al. 2021) of two feature sets, buckets = N/10 (2..50), as `mauve_score`."""
+    try:
+        import mauve
+    except ImportError:
+        raise UserError("MAUVE needs the optional extra: pip install 'imitlm[mauve]' (mauve-text, GPL)") from None
+    num_buckets = max(2, min(len(p_features) // 10, 50))
+    result = mauve.compute_mauve(
+        p_features=p_features, q_features=q_features, num_buckets=num_buckets, seed=seed, verbose=False
+    )
+    return float(result.mauve)

@@ -1,4 +1,5 @@
-"""Generic text data: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder (as TRL's scripts).
+"""Generic text data: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder (as TRL's scripts),
+or a built-in offline corpus (`lee`, `enwiki`: `tasks/corpora.py`).
 
 Rows have `text`, or `prompt` + `completion`, or chat `messages` (rendered with the tokenizer's chat template).
 Every loader returns rows with string columns `prompt` and `completion` (plain text: empty prompt).
@@ -6,6 +7,7 @@ Every loader returns rows with string columns `prompt` and `completion` (plain t
 
 from __future__ import annotations
 
+import difflib
 import logging
 from pathlib import Path
 
@@ -45,7 +47,14 @@ def csv_as_text(path: Path) -> datasets.Features:
 
 
 def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
+    from imitlm.tasks.corpora import CORPORA, corpus_rows
+
     path = Path(name_or_path)
+    if name_or_path in CORPORA and not path.exists():  # built-in offline corpora: `lee`, `enwiki`
+        return corpus_rows(name_or_path, split)
+    close = difflib.get_close_matches(name_or_path.lower(), CORPORA, n=1, cutoff=0.75)
+    if close and "/" not in name_or_path and not path.exists():
+        raise UserError(f"unknown dataset {name_or_path!r}; did you mean the built-in corpus {close[0]!r}?")
     if path.exists():
         files = sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS) if path.is_dir() else [path]
         if not files:

@@ -65,8 +65,9 @@ class ImitConfig(TrainingArguments):
     tokenizer_name_or_path: str | None = field(
         default=None,
         metadata={
-            "help": "Tokenizer (hub name or directory). Default: the model's own, or the task's character-level "
-            "tokenizer when training from scratch."
+            "help": "Tokenizer (hub name or directory, or `bpe` / `bpe:VOCAB_SIZE`: a byte-level BPE trained on the "
+            "training data). Default: the model's own, or the task's character-level tokenizer when training from "
+            "scratch."
         },
     )
     attn_implementation: str = field(
