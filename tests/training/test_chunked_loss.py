@@ -154,3 +154,43 @@ def test_logit_transforms_are_applied_and_unknown_ones_refused(kind, monkeypatch
     monkeypatch.setattr(imitlm.models, "output_head", lambda model: model.get_output_embeddings())
     with pytest.raises(UserError, match="--chunked_loss false"):
         hidden_and_head(model, layout.model_inputs())
+
+
+def test_chunked_loss_flag_default_and_refusals():
+    from types import SimpleNamespace
+
+    from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB
+    from imitlm.training.trainer import loss_chunk_size
+
+    def args(**kw):
+        return SimpleNamespace(**{"chunked_loss": None, "loss_chunk_size": None, "fsdp": "", "deepspeed": None, **kw})
+
+    small, large = torch.nn.Linear(2, 64), torch.nn.Linear(2, CHUNKED_LOSS_MIN_VOCAB)
+    model = SimpleNamespace(get_output_embeddings=lambda: small)
+    assert loss_chunk_size(args(), model) is None  # small vocabulary: full logits
+    assert loss_chunk_size(args(chunked_loss=True, loss_chunk_size=5), model) == 5
+    model = SimpleNamespace(get_output_embeddings=lambda: large)
+    assert loss_chunk_size(args(), model) >= 16  # large vocabulary: on by default
+    assert loss_chunk_size(args(chunked_loss=False), model) is None
+    assert loss_chunk_size(args(fsdp="full_shard"), model) is None  # off by default under FSDP
+    with pytest.raises(UserError, match="--chunked_loss false"):
+        loss_chunk_size(args(chunked_loss=True, deepspeed="ds.json"), model)
+
+
+def test_trainer_chunked_equals_full_and_accumulation_holds(tmp_path):
+    """Through `ImitationTrainer` (sequencematch: <bksp>, noise, policy rows): --chunked_loss true trains like false,
+    and batch 8 x accumulation 1 == batch 2 x accumulation 4 still holds with it."""
+    from training.test_trainer_invariance import run
+
+    model_full, logs_full = run(tmp_path / "full", "sequencematch", 8, 1, chunked_loss=False)
+    model_a, logs_a = run(tmp_path / "a", "sequencematch", 8, 1, chunked_loss=True, loss_chunk_size=7)
+    model_b, logs_b = run(tmp_path / "b", "sequencematch", 2, 4, chunked_loss=True, loss_chunk_size=7)
+    for row_full, row_a, row_b in zip(logs_full, logs_a, logs_b):
+        assert row_a["loss"] == pytest.approx(row_full["loss"], rel=1e-5, abs=1e-6)
+        assert row_b["loss"] == pytest.approx(row_a["loss"], rel=1e-5, abs=1e-6)
+        assert row_b["grad_norm"] == pytest.approx(row_a["grad_norm"], rel=1e-4, abs=1e-6)
+    for (name, full), (_, a), (_, b) in zip(
+        model_full.named_parameters(), model_a.named_parameters(), model_b.named_parameters()
+    ):
+        torch.testing.assert_close(a, full, rtol=1e-4, atol=5e-6, msg=name)
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=5e-6, msg=name)
