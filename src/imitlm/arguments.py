@@ -115,7 +115,10 @@ class BenchArguments:
     )
     only: str | None = field(
         default=None,
-        metadata={"help": "Comma-separated subset of the measurements: train,generation,online,memory (default: all)."},
+        metadata={
+            "help": "Comma-separated subset of the measurements: train,generation,online,memory,large_vocab "
+            "(default: all)."
+        },
     )
 
 

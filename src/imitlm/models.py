@@ -153,7 +153,8 @@ def add_backspace(tokenizer, model) -> int:
 def output_head(model):
     """``hidden (..., H) -> logits`` as the model's forward computes them from its final hidden states: the output
     embedding module as it is (tied weights, LoRA or peft's trainable-token rows included), then the soft-capping
-    (Gemma 2/3) or logit scaling (Cohere, Granite) its config declares. `hidden_and_head` checks the result against
+    (Gemma 2/3) or logit scaling (Cohere, Granite) its config declares. A plain `nn.Linear` without soft-capping is
+    returned as `objectives.chunked.LinearHead` (the fused path). `hidden_and_head` checks the result against
     the model's own logits, so an architecture with another transform is refused rather than trained wrong."""
     head = model.get_output_embeddings()
     if head is None:
@@ -165,6 +166,10 @@ def output_head(model):
     scale = getattr(config, "logit_scale", None) if config.model_type.startswith("cohere") else None
     divide = getattr(config, "logits_scaling", None) if config.model_type.startswith("granite") else None
     cap = getattr(config, "final_logit_softcapping", None)
+    if type(head) is torch.nn.Linear and cap is None:  # the fused path of objectives.chunked
+        from imitlm.objectives.chunked import LinearHead
+
+        return LinearHead(head.weight, head.bias, (scale or 1.0) / (divide or 1.0))
 
     def logits_of(hidden: torch.Tensor) -> torch.Tensor:
         logits = head(hidden)

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from imitlm.objectives import (
+    LinearHead,
     ObjectiveSpec,
     action_values,
     chunked_cross_entropy,
@@ -57,6 +58,13 @@ def test_legal_soft_q_equals_masked_logits(tau):
     torch.testing.assert_close(values, soft_values(logits, tau))
 
 
+def as_head(module, kind):
+    """The head as ``chunked_soft_q`` sees it: a ``LinearHead`` (fused path) or any callable (checkpointed path)."""
+    if kind == "fused":
+        return LinearHead(module.weight, module.bias, scale=1.5)
+    return lambda hidden: 1.5 * module(hidden)
+
+
 def hidden_case(seed=0, batch=3, seq_len=9, width=6, vocab=11, bias=True):
     """Hidden states, a linear head and a layout-like batch: EOS-terminated, truncated and padded rows."""
     g = torch.Generator().manual_seed(seed)
@@ -78,18 +86,20 @@ def hidden_case(seed=0, batch=3, seq_len=9, width=6, vocab=11, bias=True):
     return hidden, head, targets, next_index, done, illegal
 
 
+@pytest.mark.parametrize("kind", ["fused", "checkpointed"])
+@pytest.mark.parametrize("tau", [1.0, 0.8])
 @pytest.mark.parametrize("chunk_size", [1, 4, 5, 27, 1000])
-def test_chunked_soft_q_equals_full_logits(chunk_size):
-    hidden, head, targets, next_index, done, illegal = hidden_case(seed=chunk_size)
-    tau = 0.8
+def test_chunked_soft_q_equals_full_logits(chunk_size, tau, kind):
+    hidden, module, targets, next_index, done, illegal = hidden_case(seed=chunk_size)
+    head = as_head(module, kind)
     values, q_taken = chunked_soft_q(hidden, head, targets, next_index, done, illegal, BKSP, tau, chunk_size)
-    ref_values, ref_q = reference(head(hidden), targets, illegal, BKSP, tau)
+    ref_values, ref_q = reference(1.5 * module(hidden), targets, illegal, BKSP, tau)
     needed = needed_positions(targets, next_index, done)
     torch.testing.assert_close(values[needed], ref_values[needed])
     torch.testing.assert_close(q_taken[needed], ref_q[needed])
     assert (values[~needed] == 0).all()
     weights = torch.randn_like(values) * needed
-    params = [hidden, *head.parameters()]
+    params = [hidden, *module.parameters()]
     grads = torch.autograd.grad((weights * (values - 3 * q_taken)).sum(), params)
     ref_grads = torch.autograd.grad((weights * (ref_values - 3 * ref_q)).sum(), params)
     for grad, ref_grad in zip(grads, ref_grads):
@@ -104,9 +114,11 @@ def test_needed_positions_are_states_and_next_states():
     assert torch.equal(needed_positions(targets, next_index, done), expected)
 
 
-def test_objective_from_chunked_values_equals_objective_on_logits():
+@pytest.mark.parametrize("kind", ["fused", "checkpointed"])
+def test_objective_from_chunked_values_equals_objective_on_logits(kind):
     """`imitation_loss` on masked logits == `imitation_loss_from_values` on the chunked reductions."""
-    hidden, head, targets, next_index, done, illegal = hidden_case(seed=7, bias=False)
+    hidden, module, targets, next_index, done, illegal = hidden_case(seed=7, bias=False)
+    head = as_head(module, kind)
     target_mask = targets != -100
     target_mask[0, 4] = False  # a noise token
     is_policy = torch.tensor([False, False, True])
@@ -118,27 +130,31 @@ def test_objective_from_chunked_values_equals_objective_on_logits():
     torch.testing.assert_close(loss, ref_loss)
     for name, value in ref_metrics.items():
         torch.testing.assert_close(metrics[name], value, msg=name)
-    grads = torch.autograd.grad(loss, [hidden, head.weight])
-    ref_grads = torch.autograd.grad(ref_loss, [hidden, head.weight])
+    grads = torch.autograd.grad(loss, [hidden, module.weight])
+    ref_grads = torch.autograd.grad(ref_loss, [hidden, module.weight])
     for grad, ref_grad in zip(grads, ref_grads):
         torch.testing.assert_close(grad, ref_grad)
 
 
+@pytest.mark.parametrize("kind", ["fused", "checkpointed"])
 @pytest.mark.parametrize("chunk_size", [3, 64])
-def test_chunked_cross_entropy_equals_cross_entropy(chunk_size):
-    hidden, head, targets, *_ = hidden_case(seed=11)
-    total, count = chunked_cross_entropy(hidden, head, targets, chunk_size)
-    logits = head(hidden)  # (B, T, V)
+def test_chunked_cross_entropy_equals_cross_entropy(chunk_size, kind):
+    hidden, module, targets, *_ = hidden_case(seed=11)
+    total, count = chunked_cross_entropy(hidden, as_head(module, kind), targets, chunk_size)
+    logits = 1.5 * module(hidden)  # (B, T, V)
     ref = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum")
     torch.testing.assert_close(total, ref)
     assert int(count) == int((targets != -100).sum())
-    grad = torch.autograd.grad(total, head.weight)[0]
-    ref_grad = torch.autograd.grad(ref, head.weight)[0]
-    torch.testing.assert_close(grad, ref_grad)
+    grads = torch.autograd.grad(total, [hidden, module.weight, module.bias])
+    ref_grads = torch.autograd.grad(ref, [hidden, module.weight, module.bias])
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad)
 
 
-def test_no_gradient_no_checkpoint_same_values():
-    hidden, head, targets, next_index, done, illegal = hidden_case(seed=5)
+@pytest.mark.parametrize("kind", ["fused", "checkpointed"])
+def test_no_gradient_same_values(kind):
+    hidden, module, targets, next_index, done, illegal = hidden_case(seed=5)
+    head = as_head(module, kind)
     with torch.no_grad():
         values, q_taken = chunked_soft_q(hidden, head, targets, next_index, done, illegal, BKSP, chunk_size=4)
     grad_values, _ = chunked_soft_q(hidden, head, targets, next_index, done, illegal, BKSP, chunk_size=4)

@@ -3,7 +3,13 @@
 See docs/objectives.md for the map from equations to functions and the logged metrics.
 """
 
-from imitlm.objectives.chunked import chunked_cross_entropy, chunked_soft_q, default_chunk_size, needed_positions
+from imitlm.objectives.chunked import (
+    LinearHead,
+    chunked_cross_entropy,
+    chunked_soft_q,
+    default_chunk_size,
+    needed_positions,
+)
 from imitlm.objectives.divergences import (
     DIVERGENCES,
     Chi2,
@@ -41,6 +47,7 @@ __all__ = [
     "ForwardKL",
     "Hellinger",
     "JensenShannon",
+    "LinearHead",
     "ObjectiveSpec",
     "Preset",
     "ReverseKL",

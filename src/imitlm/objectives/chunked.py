@@ -29,6 +29,17 @@ Head = Callable[[Tensor], Tensor]  # hidden states (C, H) -> logits (C, V), the 
 CHUNK_ELEMENTS = 2**23  # logits per chunk: 32 MiB in float32 (chunk_size = CHUNK_ELEMENTS // vocabulary)
 
 
+class LinearHead:
+    """The output head ``logits = scale * (hidden @ weight.T + bias)``; callable like the module it stands for."""
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None, scale: float = 1.0):
+        self.weight, self.bias, self.scale = weight, bias, float(scale)
+
+    def __call__(self, hidden: Tensor) -> Tensor:
+        logits = F.linear(hidden, self.weight, self.bias)
+        return logits * self.scale if self.scale != 1.0 else logits
+
+
 def default_chunk_size(vocab_size: int) -> int:
     """Positions per chunk so that one chunk's float32 logits take about ``CHUNK_ELEMENTS`` entries."""
     return max(16, CHUNK_ELEMENTS // max(vocab_size, 1))
@@ -42,6 +53,75 @@ def needed_positions(targets: Tensor, next_index: Tensor, done: Tensor) -> Tenso
     bootstrap = (valid & ~done).to(torch.int32)
     hits = torch.zeros_like(bootstrap).scatter_add_(-1, next_index.clamp(0, seq_len - 1), bootstrap)
     return valid | (hits > 0)
+
+
+def _chunk_logits(head: LinearHead, states: Tensor, illegal_rows: list[int], bksp_id: int | None) -> Tensor:
+    """(C, V) float32 logits of a chunk, ``Q(s, <bksp>) = -inf`` at the listed rows (a tensor of our own: in place)."""
+    logits = F.linear(states, head.weight, head.bias).float()
+    if head.scale != 1.0:
+        logits.mul_(head.scale)
+    if illegal_rows:
+        rows = torch.tensor(illegal_rows, dtype=torch.long, device=logits.device)
+        logits[rows, bksp_id] = float("-inf")
+    return logits
+
+
+def _rows_in(illegal_at: list[int], start: int, end: int) -> list[int]:
+    return [i - start for i in illegal_at if start <= i < end]
+
+
+class _LinearSoftQ(torch.autograd.Function):
+    """``(V, Q(s, a_t))`` (N,), (N,) of ``states`` (N, H) under a ``LinearHead``, chunk by chunk; the backward pass
+    recomputes each chunk's logits once and turns them into their gradient in place."""
+
+    @staticmethod
+    def forward(ctx, states, weight, bias, targets, illegal_at, bksp_id, tau, scale, chunk_size):
+        head = LinearHead(weight, bias, scale)
+        count = states.shape[0]
+        values = torch.empty(count, dtype=torch.float32, device=states.device)
+        q_taken = torch.empty_like(values)
+        valid = targets != IGNORE_INDEX
+        safe_targets = torch.where(valid, targets, torch.zeros_like(targets))
+        for start in range(0, count, chunk_size):
+            end = min(start + chunk_size, count)
+            logits = _chunk_logits(head, states[start:end], _rows_in(illegal_at, start, end), bksp_id)  # (C, V)
+            q_taken[start:end] = logits.gather(1, safe_targets[start:end, None]).squeeze(1)  # Q(s_t, a_t)
+            top = logits.amax(dim=1, keepdim=True)  # (C, 1)
+            shifted = logits.sub_(top) if tau == 1.0 else logits.sub_(top).div_(tau)  # in place: not needed again
+            exp_sum = shifted.exp_().sum(dim=1)
+            values[start:end] = top.squeeze(1) + tau * exp_sum.log()  # V = tau logsumexp(Q / tau)
+        q_taken = torch.where(valid, q_taken, torch.zeros_like(q_taken))
+        ctx.save_for_backward(states, weight, bias, safe_targets, valid, values)
+        ctx.settings = (illegal_at, bksp_id, tau, scale, chunk_size)
+        return values, q_taken
+
+    @staticmethod
+    def backward(ctx, grad_values, grad_q):
+        states, weight, bias, safe_targets, valid, values = ctx.saved_tensors
+        illegal_at, bksp_id, tau, scale, chunk_size = ctx.settings
+        head = LinearHead(weight, bias, scale)
+        grad_states = torch.empty_like(states) if ctx.needs_input_grad[0] else None
+        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        grad_bias = None if bias is None else torch.zeros(bias.shape, dtype=torch.float32, device=bias.device)
+        grad_q = torch.where(valid, grad_q, torch.zeros_like(grad_q))
+        for start in range(0, states.shape[0], chunk_size):
+            end = min(start + chunk_size, states.shape[0])
+            chunk = states[start:end]  # (C, H)
+            logits = _chunk_logits(head, chunk, _rows_in(illegal_at, start, end), bksp_id)  # (C, V)
+            # dV/dz = softmax(z / tau) = exp((z - V) / tau); masked entries: exp(-inf) = 0
+            shifted = logits.sub_(values[start:end, None])
+            grad = (shifted if tau == 1.0 else shifted.div_(tau)).exp_().mul_(grad_values[start:end, None])
+            # dQ(s, a_t)/dz = onehot(a_t)
+            grad.scatter_add_(1, safe_targets[start:end, None], grad_q[start:end, None])
+            if scale != 1.0:
+                grad.mul_(scale)  # (C, V) dL/d(hidden @ W.T + b)
+            if grad_states is not None:
+                grad_states[start:end] = grad.to(weight.dtype) @ weight
+            grad_weight.addmm_(grad.T, chunk.float())  # (V, H), accumulated in float32
+            if grad_bias is not None:
+                grad_bias += grad.sum(dim=0)
+        grad_bias = None if grad_bias is None else grad_bias.to(bias.dtype)
+        return grad_states, grad_weight.to(weight.dtype), grad_bias, None, None, None, None, None, None
 
 
 def _chunk_soft_q(hidden: Tensor, targets: Tensor, illegal: Tensor, rows, head: Head, bksp_id, tau: float):
@@ -85,13 +165,30 @@ def chunked_soft_q(
         illegal_at = illegal.nonzero().squeeze(-1).tolist()  # one device sync for all chunks, not one per chunk
     else:
         illegal, illegal_at = None, []
+    zeros = torch.zeros(batch * seq_len, dtype=torch.float32, device=hidden.device)
+    if flat.numel() == 0:  # no transition in the batch
+        return zeros.view(batch, seq_len), zeros.view(batch, seq_len)
+    if isinstance(head, LinearHead):
+        values, q_taken = _LinearSoftQ.apply(
+            states, head.weight, head.bias, chosen_targets, illegal_at, bksp_id, tau, head.scale, chunk_size
+        )
+    else:
+        values, q_taken = _checkpointed_soft_q(
+            states, head, chosen_targets, illegal, illegal_at, bksp_id, tau, chunk_size
+        )
+    values = zeros.index_copy(0, flat, values).view(batch, seq_len)
+    q_taken = zeros.index_copy(0, flat, q_taken).view(batch, seq_len)
+    return values, q_taken
+
+
+def _checkpointed_soft_q(states, head, chosen_targets, illegal, illegal_at, bksp_id, tau, chunk_size):
+    """(N,), (N,): the chunks of a general head, each checkpointed and reduced by ``legal_soft_q``."""
     value_parts, q_parts = [], []
-    for start in range(0, flat.numel(), chunk_size):
-        end = min(start + chunk_size, flat.numel())
+    for start in range(0, states.shape[0], chunk_size):
+        end = min(start + chunk_size, states.shape[0])
         rows = None
         if illegal is not None:
-            local = [i - start for i in illegal_at if start <= i < end]
-            rows = (torch.tensor(local, dtype=torch.long, device=hidden.device),)
+            rows = (torch.tensor(_rows_in(illegal_at, start, end), dtype=torch.long, device=states.device),)
         values, q_taken = _run(
             _chunk_soft_q,
             states[start:end],
@@ -104,12 +201,7 @@ def chunked_soft_q(
         )
         value_parts.append(values)
         q_parts.append(q_taken)
-    zeros = torch.zeros(batch * seq_len, dtype=torch.float32, device=hidden.device)
-    if not value_parts:  # no transition in the batch
-        return zeros.view(batch, seq_len), zeros.view(batch, seq_len)
-    values = zeros.index_copy(0, flat, torch.cat(value_parts)).view(batch, seq_len)
-    q_taken = zeros.index_copy(0, flat, torch.cat(q_parts)).view(batch, seq_len)
-    return values, q_taken
+    return torch.cat(value_parts), torch.cat(q_parts)
 
 
 def _chunk_nll(hidden: Tensor, targets: Tensor, head: Head) -> Tensor:
@@ -126,6 +218,11 @@ def chunked_cross_entropy(hidden: Tensor, head: Head, targets: Tensor, chunk_siz
     states = hidden.reshape(batch * seq_len, width).index_select(0, flat)  # (N, H)
     chosen = targets.flatten().index_select(0, flat)  # (N,)
     total = hidden.new_zeros((), dtype=torch.float32)
+    if isinstance(head, LinearHead) and flat.numel() > 0:  # -log pi = V - Q(s, a) at tau = 1
+        values, q_taken = _LinearSoftQ.apply(
+            states, head.weight, head.bias, chosen, [], None, 1.0, head.scale, chunk_size
+        )
+        return (values - q_taken).sum(), torch.tensor(flat.numel(), device=hidden.device)
     for start in range(0, flat.numel(), chunk_size):
         total = total + _run(_chunk_nll, states[start : start + chunk_size], chosen[start : start + chunk_size], head)
     return total, torch.tensor(flat.numel(), device=hidden.device)
