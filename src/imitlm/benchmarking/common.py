@@ -81,7 +81,7 @@ QUICK = BenchSettings(
     memory_steps=2,
     memory_repeats=1,
     large_vocabs=(128256,),
-    large_length=128,
+    large_length=64,
     large_repeats=2,
     threads=1,  # a smoke run: one thread, so a machine busy with other work does not stall it
 )

@@ -129,7 +129,7 @@ def child(spec: dict) -> dict:
     else:
         resettable = reset_peak_rss()
         baseline = current_rss() if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    for _ in range(settings.memory_steps):
+    for _ in range(min(settings.memory_steps, 2)):  # the second step holds the optimiser's state too
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -140,27 +140,28 @@ def child(spec: dict) -> dict:
 
 
 def measure_memory(settings: BenchSettings, vocab: int, device: torch.device) -> dict[str, list[dict]]:
-    """`memory_repeats` child processes per step kind, one at a time (interleaved over the kinds)."""
+    """`memory_repeats` child processes per step kind; all at once when the full logits are small, else two at a
+    time (a full-logit child at vocabulary 128256 and 1024 tokens peaks at several GB)."""
     from imitlm.benchmarking.common import settings_dict
 
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    logits_bytes = 4 * settings.large_batch * settings.large_length * vocab
+    at_once = len(STEPS) if logits_bytes < 2**28 else 2
+    queue = [name for _ in range(settings.memory_repeats) for name in STEPS]  # interleaved over the kinds
     results = {name: [] for name in STEPS}
-    for _ in range(settings.memory_repeats):
-        for name in STEPS:
-            spec = json.dumps(
-                {"settings": settings_dict(settings), "device": str(device), "vocab": vocab, "step": name}
-            )
-            done = subprocess.run(
-                [sys.executable, "-m", "imitlm.benchmarking.large_vocab", spec],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(
-                    f"large-vocabulary memory child {name} (vocab {vocab}) failed:\n{done.stderr[-2000:]}"
-                )
-            results[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    while queue:
+        started, queue = queue[:at_once], queue[at_once:]
+        children = []
+        for name in started:
+            spec = {"settings": settings_dict(settings), "device": str(device), "vocab": vocab, "step": name}
+            command = [sys.executable, "-m", "imitlm.benchmarking.large_vocab", json.dumps(spec)]
+            process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            children.append((name, process))
+        for name, process in children:
+            stdout, stderr = process.communicate()
+            if process.returncode != 0:
+                raise RuntimeError(f"large-vocabulary memory child {name} (vocab {vocab}) failed:\n{stderr[-2000:]}")
+            results[name].append(json.loads(stdout.strip().splitlines()[-1]))
     return results
 
 
