@@ -193,9 +193,7 @@ def hidden_and_head(model, inputs: dict, check: bool = True):
     forward then never builds (B, T, V) logits, whatever its own slicing arguments. ``check`` compares
     ``head(hidden[:, -1])`` with those last logits (a B x V product) and raises `UserError` where they differ.
     """
-    from accelerate.utils import extract_model_from_parallel
-
-    base = extract_model_from_parallel(model)  # DDP / DeepSpeed wrappers hold the model in .module
+    base = unwrap_parallel(model)
     head = output_head(base)
     module = base.get_output_embeddings()
     captured = {}
@@ -216,6 +214,18 @@ def hidden_and_head(model, inputs: dict, check: bool = True):
     if check and not _has_active_dropout(module):
         check_head(outputs.logits[:, -1], hidden[:, -1], head)
     return outputs, hidden, head
+
+
+def unwrap_parallel(model):
+    """The model inside DDP / DataParallel (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers.
+    (accelerate's ``extract_model_from_parallel`` does this too, but imports DeepSpeed: seconds per process.)"""
+    while True:
+        if isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), torch.nn.Module):
+            model = model._orig_mod
+        else:
+            return model
 
 
 def _has_active_dropout(module) -> bool:

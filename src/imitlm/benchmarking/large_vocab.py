@@ -20,7 +20,6 @@ memory is measured as ratio 4 does (`memory.child`'s way: one child process per 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import os
 import resource
@@ -121,7 +120,6 @@ def child(spec: dict) -> dict:
     torch.set_num_threads(1)  # memory does not depend on the thread count
     _, steps, tokens = make_steps(settings, spec["vocab"], device)
     step = steps[spec["step"]]
-    gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
@@ -174,8 +172,6 @@ def measure_time(settings: BenchSettings, vocab: int, device: torch.device) -> d
             seconds, _ = timed(step, device)
             if round_index >= settings.warmup:
                 per_token[name].append(seconds / tokens[name])
-    del model, steps
-    gc.collect()
     return per_token
 
 
