@@ -112,10 +112,11 @@ def test_chunked_equals_full_for_every_preset_and_divergence(kind, chunk_size):
             )
 
 
-@pytest.mark.parametrize("head", ["lora", "trainable_bksp_row"])
+@pytest.mark.parametrize("head", ["lora", "trainable_bksp_row", "frozen"])
 def test_peft_head(head):
-    """LoRA on the (untied) head, or peft's trainable `<bksp>` row on it (`lora_config_with_bksp`; peft cannot do
-    both on one module): same loss and gradients of every trainable parameter."""
+    """LoRA on the (untied) head, peft's trainable `<bksp>` row on it (`lora_config_with_bksp`; peft cannot do both
+    on one module), or a frozen plain head (LoRA elsewhere: the fused path without a weight gradient): same loss and
+    gradients of every trainable parameter."""
     from peft import LoraConfig, get_peft_model
 
     from imitlm.backspace.vocab import lora_config_with_bksp

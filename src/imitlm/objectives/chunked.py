@@ -101,8 +101,13 @@ class _LinearSoftQ(torch.autograd.Function):
         illegal_at, bksp_id, tau, scale, chunk_size = ctx.settings
         head = LinearHead(weight, bias, scale)
         grad_states = torch.empty_like(states) if ctx.needs_input_grad[0] else None
-        grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-        grad_bias = None if bias is None else torch.zeros(bias.shape, dtype=torch.float32, device=bias.device)
+        # a frozen head (LoRA elsewhere, or the head's weight not trained) costs no weight-gradient product
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        grad_bias = None
+        if bias is not None and ctx.needs_input_grad[2]:
+            grad_bias = torch.zeros(bias.shape, dtype=torch.float32, device=bias.device)
         grad_q = torch.where(valid, grad_q, torch.zeros_like(grad_q))
         for start in range(0, states.shape[0], chunk_size):
             end = min(start + chunk_size, states.shape[0])
@@ -117,11 +122,13 @@ class _LinearSoftQ(torch.autograd.Function):
                 grad.mul_(scale)  # (C, V) dL/d(hidden @ W.T + b)
             if grad_states is not None:
                 grad_states[start:end] = grad.to(weight.dtype) @ weight
-            grad_weight.addmm_(grad.T, chunk.float())  # (V, H), accumulated in float32
+            if grad_weight is not None:
+                grad_weight.addmm_(grad.T, chunk.float())  # (V, H), accumulated in float32
             if grad_bias is not None:
                 grad_bias += grad.sum(dim=0)
+        grad_weight = None if grad_weight is None else grad_weight.to(weight.dtype)
         grad_bias = None if grad_bias is None else grad_bias.to(bias.dtype)
-        return grad_states, grad_weight.to(weight.dtype), grad_bias, None, None, None, None, None, None
+        return grad_states, grad_weight, grad_bias, None, None, None, None, None, None
 
 
 def _chunk_soft_q(hidden: Tensor, targets: Tensor, illegal: Tensor, rows, head: Head, bksp_id, tau: float):
