@@ -1,17 +1,23 @@
 """The objective's per-position reductions from final hidden states, a chunk of positions at a time.
 
 Every term of the objective reads the logits only through ``V(s_t) = tau logsumexp(Q(s_t, .) / tau)`` and
-``Q(s_t, a_t)`` (``loss.imitation_loss_from_values``), and ``V`` is read at the positions holding a transition's
-state or its next state. So instead of the (B, T, V) logits, ``chunked_soft_q`` takes the hidden states (B, T, H)
-that the output head reads and the head itself, and for ``chunk_size`` positions at a time computes the chunk's
-logits (C, V), reduces them with ``soft_q.legal_soft_q`` (the same function the full-logit path uses, with the
-`<bksp>` legal-action mask) and drops them. Each chunk runs under non-reentrant activation checkpointing, so its
-logits are recomputed in the backward pass instead of being kept: peak memory is O(chunk_size x V), not
-O(T x V). The head is called as a module, so tied embeddings, LoRA or peft's trainable-token rows on the head, and
-dropout inside it (checkpointing replays the random state) behave exactly as in the model's own forward.
+``Q(s_t, a_t)`` (``loss.imitation_loss_from_values``), and ``V`` only at the positions holding a transition's state
+or its next state (``needed_positions``). So instead of the (B, T, V) logits, ``chunked_soft_q`` takes the hidden
+states (B, T, H) that the output head reads and the head itself, computes ``chunk_size`` positions' logits (C, V) at
+a time, reduces them and drops them; the backward pass recomputes each chunk's logits instead of keeping them, so
+peak memory is O(chunk_size x V), not O(T x V). Two ways, same numbers:
 
+- a plain linear head (``LinearHead``: weight, optional bias, a constant logit scale): ``_LinearSoftQ``, a custom
+  autograd function in the manner of fused linear cross-entropy. Its backward forms the chunk's gradient
+  ``dL/dz = g_V softmax(z / tau) + g_Q onehot(a_t)`` in place from the saved ``V`` and accumulates the weight's
+  gradient into one buffer (``addmm_``): no autograd graph per chunk, no (V, H) gradient per chunk to add up;
+- any other head (a callable: LoRA or peft's trainable-token rows on the head, soft-capping): each chunk under
+  non-reentrant activation checkpointing, reduced by ``soft_q.legal_soft_q`` (the full-logit path's function), so
+  the module behaves exactly as in the model's own forward (checkpointing replays dropout's random state).
+
+Both mask the illegal `<bksp>` (``Q(s, <bksp>) = -inf`` where the state is the prompt) per chunk, in place.
 ``chunked_cross_entropy`` is plain MLE with the same chunking: the fair peer of `imitlm bench`'s large-vocabulary
-rows, and the way to score log-likelihoods without (B, T, V) logits.
+rows.
 """
 
 from __future__ import annotations
