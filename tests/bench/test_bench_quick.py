@@ -3,6 +3,7 @@
 import json
 import math
 
+from imitlm.benchmarking.runner import SECTIONS
 from imitlm.cli import main
 from imitlm.objectives import BASELINE
 from imitlm.objectives import PRESETS as REGISTRY
@@ -45,7 +46,9 @@ def check_summary(name, stats):
 
 def test_bench_quick_writes_every_ratio(tmp_path, capsys):
     output = tmp_path / "bench.json"
-    assert main(["bench", "--quick", "--device", "cpu", "--output", str(output)]) == 0
+    # every section but the large-vocabulary one (a minute at vocabulary 128256): `test_large_vocab_rows` below
+    only = ",".join(section for section in SECTIONS if section != "large_vocab")
+    assert main(["bench", "--quick", "--device", "cpu", "--only", only, "--output", str(output)]) == 0
     result = json.loads(output.read_text())
 
     ratios = result["ratios"]
@@ -72,3 +75,33 @@ def test_bench_quick_writes_every_ratio(tmp_path, capsys):
             assert math.isfinite(stats["median"]), name
     table = capsys.readouterr().out
     assert "train_step_ratio/sequencematch" in table and "generation_throughput_ratio" in table
+
+
+def test_large_vocab_rows(monkeypatch):
+    """The large-vocabulary section's ratios (issue 14), at a small vocabulary so that it takes seconds; its memory
+    children run in this process (`child` itself, without the seconds of a fresh interpreter's imports)."""
+    import dataclasses
+
+    import torch
+
+    from imitlm.benchmarking import large_vocab
+    from imitlm.benchmarking.common import QUICK, settings_dict
+
+    def in_process(settings, vocab, device):
+        base = {"settings": settings_dict(settings), "device": str(device), "vocab": vocab}
+        return {name: [large_vocab.child({**base, "step": name})] for name in large_vocab.STEPS}
+
+    monkeypatch.setattr(large_vocab, "measure_memory", in_process)
+    threads = torch.get_num_threads()
+    settings = dataclasses.replace(QUICK, large_vocabs=(1024,), large_length=24, large_width=32, large_repeats=2)
+    try:
+        ratios, measurements = large_vocab.bench_large_vocab(settings, torch.device("cpu"), log=lambda *_: None)
+    finally:
+        torch.set_num_threads(threads)  # `child` sets one thread
+    for kind in ("memory_ratio", "train_step_ratio"):
+        for peer in ("mle_full", "mle_chunked"):
+            check_summary(name := f"{kind}/il_chunked_vs_{peer}/vocab1024", ratios[name])
+    for name in ("memory_ratio/il_chunked_vs_mle_full", "memory_ratio/il_chunked_vs_mle_chunked"):
+        assert ratios[f"{name}/vocab1024"]["goal"] in ("<= 0.5", "<= 1.10"), name
+    assert ratios["train_step_ratio/il_chunked_vs_mle_chunked/vocab1024"]["goal"] == "<= 1.10"
+    assert measurements["large_vocab/chunk_size/vocab1024"] >= 16

@@ -2,6 +2,7 @@
 state that is the prompt."""
 
 import datasets
+import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -66,3 +67,25 @@ def test_completion_nll_and_score_rows_mask_the_illegal_bksp():
     with torch.no_grad():
         first = model(input_ids=torch.tensor([encode_prompt(tokenizer, PROMPTS[0])])).logits[0, -1]
     assert float(torch.softmax(first, -1)[bksp]) > 0.1
+
+
+class FullLogitsOnly(torch.nn.Module):
+    """The same model seen without its output embedding: scoring falls back to the full (B, T, V) logits."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.config = model, model.config
+
+    def forward(self, **inputs):
+        return self.model(**inputs)
+
+
+def test_chunked_scoring_equals_full_logits():
+    """`imitlm rewards` and perplexity read V and Q(s, a) from the chunked reductions; the full-logit path agrees."""
+    model, tokenizer, _ = bksp_model()
+    chunked = score_rows(model, tokenizer, PROMPTS, COMPLETIONS, gamma=0.9, tau=0.8)
+    full = score_rows(FullLogitsOnly(model), tokenizer, PROMPTS, COMPLETIONS, gamma=0.9, tau=0.8)
+    for row_c, row_f in zip(chunked, full):
+        assert row_c["rewards"] == pytest.approx(row_f["rewards"], abs=1e-5)
+        assert row_c["return"] == pytest.approx(row_f["return"], abs=1e-5)
+        assert row_c["log_likelihood"] == pytest.approx(row_f["log_likelihood"], abs=1e-5)

@@ -39,7 +39,12 @@ class BenchSettings:
     online_repeats: int
     memory_steps: int  # ratio 4: steps run by each child process
     memory_repeats: int  # ratio 4: child processes per variant
+    large_vocabs: tuple[int, ...]  # ratio 5 (`large_vocab`): vocabulary sizes of the Llama-shaped model
+    large_length: int  # ratio 5: tokens per row (batch `large_batch`)
+    large_repeats: int  # ratio 5: timed rounds (after `warmup`)
     threads: int | None = None  # torch CPU threads during the run (None: leave torch's setting)
+    large_batch: int = 2
+    large_width: int = 256  # ratio 5: hidden size of the 2-layer model (4 heads, MLP 4 x width)
     prompt_length: int = 8
     vocab: int = 512
     n_layer: int = 4
@@ -75,6 +80,9 @@ QUICK = BenchSettings(
     online_repeats=2,
     memory_steps=2,
     memory_repeats=1,
+    large_vocabs=(128256,),
+    large_length=64,
+    large_repeats=2,
     threads=1,  # a smoke run: one thread, so a machine busy with other work does not stall it
 )
 DEFAULT = BenchSettings(
@@ -94,6 +102,9 @@ DEFAULT = BenchSettings(
     online_repeats=3,
     memory_steps=3,
     memory_repeats=2,
+    large_vocabs=(32000, 128256),
+    large_length=1024,
+    large_repeats=3,
 )
 
 

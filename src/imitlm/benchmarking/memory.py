@@ -43,9 +43,7 @@ def child(spec: dict) -> dict:
     from imitlm.benchmarking.common import make_model
     from imitlm.benchmarking.train_step import make_case, train_step
 
-    settings = BenchSettings(
-        **{k: tuple(tuple(c) for c in v) if k.endswith("grid") else v for k, v in spec["settings"].items()}
-    )
+    settings = settings_from_dict(spec["settings"])
     device = torch.device(spec["device"])
     torch.set_num_threads(1)  # children run side by side; memory does not depend on the thread count
     preset, data_share, policy_share = VARIANTS[spec["variant"]]
@@ -78,6 +76,15 @@ def child(spec: dict) -> dict:
         peak = status_bytes("VmHWM") if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         how = "VmHWM after clear_refs" if resettable else "ru_maxrss"
     return {"peak_bytes": peak, "baseline_bytes": baseline, "tokens": case.tokens, "how": how}
+
+
+def settings_from_dict(data: dict) -> BenchSettings:
+    """`BenchSettings` back from its JSON form (lists become tuples)."""
+
+    def as_tuple(value):
+        return tuple(as_tuple(v) for v in value) if isinstance(value, list) else value
+
+    return BenchSettings(**{k: as_tuple(v) for k, v in data.items()})
 
 
 def status_bytes(field: str) -> int:

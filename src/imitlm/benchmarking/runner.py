@@ -11,7 +11,7 @@ import torch
 
 from imitlm.benchmarking.common import DEFAULT, QUICK, machine_description, settings_dict
 
-SECTIONS = ("train", "generation", "online", "memory")
+SECTIONS = ("train", "generation", "online", "memory", "large_vocab")
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -29,6 +29,7 @@ def run_bench(
 ) -> dict:
     """Run the benchmark; returns the result dict (also written to `output` if given) and prints a table."""
     from imitlm.benchmarking.generation import bench_generation
+    from imitlm.benchmarking.large_vocab import bench_large_vocab
     from imitlm.benchmarking.memory import bench_memory
     from imitlm.benchmarking.online import bench_online
     from imitlm.benchmarking.train_step import bench_train_steps
@@ -42,6 +43,7 @@ def run_bench(
         "generation": bench_generation,
         "online": bench_online,
         "memory": bench_memory,
+        "large_vocab": bench_large_vocab,
     }
     threads_before = torch.get_num_threads()
     if settings.threads is not None:

@@ -49,6 +49,7 @@ class TrainCase:
     tokens: int  # positions fed to the model that hold a token (not padding)
     eos_id: int = EOS_ID
     pad_id: int = PAD_ID
+    chunk_size: int | None = None  # the chunked loss (`objectives.chunked`), or None for full logits
 
 
 def data_rows(settings: BenchSettings, batch_size: int, length: int, seed: int) -> list[dict]:
@@ -146,7 +147,14 @@ def train_step(model, optimizer, case: TrainCase, metric_sums: dict) -> torch.Te
     """The trainer's loss step (`training.loss_step.imitation_forward`, as `ImitationTrainer.compute_loss` calls it)
     with its finiteness check and on-device metric sums, then backward and an optimiser step; returns the loss."""
     loss, metrics, _ = imitation_forward(
-        model, case.batch, case.spec, case.counts, bksp_id=case.bksp_id, eos_id=case.eos_id, pad_id=case.pad_id
+        model,
+        case.batch,
+        case.spec,
+        case.counts,
+        bksp_id=case.bksp_id,
+        eos_id=case.eos_id,
+        pad_id=case.pad_id,
+        chunk_size=case.chunk_size,
     )
     if not bool(torch.isfinite(loss)):
         raise FloatingPointError(f"non-finite loss in the {case.name} step")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from imitlm.evaluation.evaluate import finite
 from imitlm.evaluation.scoring import teacher_forced
-from imitlm.objectives import log_policy, sequence_returns, token_rewards
+from imitlm.objectives import implicit_rewards_of, log_policy_of, sequence_returns
 from imitlm.validation import check_sampling
 
 DEFAULT_GAMMA = 0.998
@@ -26,10 +26,12 @@ def score_rows(
 ) -> list[dict]:
     """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`."""
     results = []
-    for start, actions, layout, logits in teacher_forced(model, tokenizer, prompts, completions, batch_size):
-        rewards = token_rewards(logits, layout.targets, layout.next_index, layout.done, gamma, tau)  # (B, T)
+    scored = teacher_forced(model, tokenizer, prompts, completions, batch_size, tau)
+    for start, actions, layout, values, q_taken in scored:
+        targets = layout.targets
+        rewards = implicit_rewards_of(q_taken, values, targets, layout.next_index, layout.done, gamma)  # (B, T) r_t
         returns = sequence_returns(rewards, layout.target_mask)  # (B,)
-        log_probs = log_policy(logits, layout.targets, tau)  # (B, T)
+        log_probs = log_policy_of(q_taken, values, targets, tau)  # (B, T)
         for row, acts in enumerate(actions):
             mask = layout.target_mask[row]
             results.append(

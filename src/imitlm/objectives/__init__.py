@@ -3,6 +3,13 @@
 See docs/objectives.md for the map from equations to functions and the logged metrics.
 """
 
+from imitlm.objectives.chunked import (
+    LinearHead,
+    chunked_cross_entropy,
+    chunked_soft_q,
+    default_chunk_size,
+    needed_positions,
+)
 from imitlm.objectives.divergences import (
     DIVERGENCES,
     Chi2,
@@ -14,14 +21,17 @@ from imitlm.objectives.divergences import (
     TotalVariation,
     get_divergence,
 )
-from imitlm.objectives.loss import ObjectiveSpec, imitation_loss
+from imitlm.objectives.loss import ObjectiveSpec, imitation_loss, imitation_loss_from_values
 from imitlm.objectives.presets import BASELINE, PRESETS, Preset, get_preset, preset_names
 from imitlm.objectives.rewards import sequence_returns, token_rewards
 from imitlm.objectives.soft_q import (
     IGNORE_INDEX,
     action_values,
     implicit_rewards,
+    implicit_rewards_of,
+    legal_soft_q,
     log_policy,
+    log_policy_of,
     mask_illegal_bksp,
     next_values,
     soft_values,
@@ -37,18 +47,27 @@ __all__ = [
     "ForwardKL",
     "Hellinger",
     "JensenShannon",
+    "LinearHead",
     "ObjectiveSpec",
     "Preset",
     "ReverseKL",
     "TotalVariation",
     "action_values",
+    "chunked_cross_entropy",
+    "chunked_soft_q",
+    "default_chunk_size",
     "get_divergence",
     "get_preset",
     "preset_names",
     "imitation_loss",
+    "imitation_loss_from_values",
     "implicit_rewards",
+    "implicit_rewards_of",
+    "legal_soft_q",
     "log_policy",
+    "log_policy_of",
     "mask_illegal_bksp",
+    "needed_positions",
     "next_values",
     "sequence_returns",
     "soft_values",

@@ -105,12 +105,52 @@ def imitation_loss(
 
     Every expectation is ``sum(weight * term) / count``; metrics are detached tensors with the
     same normalisation, so they too add up over micro-batches. See docs/objectives.md.
+
+    The logits are read only through two per-position reductions, ``V(s_t)`` and ``Q(s_t, a_t)``;
+    ``imitation_loss_from_values`` takes those directly (the chunked path, ``objectives.chunked``).
+    """
+    values = soft_values(logits, spec.tau)  # V(s_t)
+    q_taken = action_values(logits, targets)  # Q(s_t, a_t)
+    return imitation_loss_from_values(
+        values,
+        q_taken,
+        targets,
+        target_mask,
+        done,
+        next_index,
+        is_policy,
+        spec,
+        num_data_tokens,
+        num_policy_tokens,
+        weights=weights,
+    )
+
+
+def imitation_loss_from_values(
+    values: Tensor,
+    q_taken: Tensor,
+    targets: Tensor,
+    target_mask: Tensor,
+    done: Tensor,
+    next_index: Tensor,
+    is_policy: Tensor,
+    spec: ObjectiveSpec,
+    num_data_tokens: Tensor | float | None = None,
+    num_policy_tokens: Tensor | float | None = None,
+    *,
+    weights: Tensor | None = None,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """``imitation_loss`` from the per-position reductions of the logits: ``values`` (B, T) ``V(s_t) = tau
+    logsumexp(Q(s_t, .) / tau)`` and ``q_taken`` (B, T) ``Q(s_t, a_t)`` (``soft_q.legal_soft_q`` over the legal
+    actions, or ``chunked.chunked_soft_q`` from hidden states). Entries at positions that hold neither a valid
+    transition's state nor its next state are never read. Other arguments and the result as ``imitation_loss``.
     """
     tau, gamma = spec.tau, spec.gamma
+    dtype = values.dtype
     valid = target_mask & (targets != IGNORE_INDEX)
     data_mask = valid & ~is_policy[:, None]  # (B, T)
     policy_mask = valid & is_policy[:, None]  # (B, T)
-    token_weights = torch.ones_like(targets, dtype=logits.dtype) if weights is None else weights.to(logits.dtype)
+    token_weights = torch.ones_like(targets, dtype=dtype) if weights is None else weights.to(dtype)
     w_data = torch.where(data_mask, token_weights, torch.zeros_like(token_weights))
     w_policy = torch.where(policy_mask, token_weights, torch.zeros_like(token_weights))
     local_data, local_policy = w_data.sum(), w_policy.sum()
@@ -135,10 +175,8 @@ def imitation_loss(
     def mean_mixture(x: Tensor) -> Tensor:
         return (1.0 - beta) * mean_data(x) + beta * mean_policy(x)
 
-    # soft-Q quantities (DESIGN sec 2), all (B, T)
-    values = soft_values(logits, tau)  # V(s_t)
+    # soft-Q quantities (DESIGN sec 2), all (B, T); V(s_t) and Q(s_t, a_t) come in as arguments
     v_next = next_values(values, next_index, done)  # V(s_{t+1}), 0 if terminal
-    q_taken = action_values(logits, targets)  # Q(s_t, a_t)
     log_pi = (q_taken - values) / tau  # log pi(a_t | s_t)
     rewards = q_taken - gamma * v_next  # r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})
     value_diff = values - gamma * v_next  # V(s_t) - gamma (1 - d_t) V(s_{t+1})
@@ -160,9 +198,9 @@ def imitation_loss(
     with torch.no_grad():
         threshold = spec.phi.threshold
         if threshold is None:
-            out_of_domain = torch.zeros((), dtype=logits.dtype, device=logits.device)
+            out_of_domain = torch.zeros((), dtype=dtype, device=values.device)
         else:
-            out_of_domain = mean_data((rewards < threshold).to(logits.dtype))
+            out_of_domain = mean_data((rewards < threshold).to(dtype))
         metrics = {
             "objective/loss": loss.detach(),
             "objective/mle": mle.detach(),

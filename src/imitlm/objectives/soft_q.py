@@ -39,6 +39,42 @@ def mask_illegal_bksp(logits: Tensor, bksp_illegal: Tensor, bksp_id: int | None)
     return logits.select_scatter(column, -1, bksp_id)  # a new tensor: autograd and the caller's logits intact
 
 
+def legal_soft_q(
+    logits: Tensor,
+    targets: Tensor,
+    bksp_illegal: Tensor | None = None,
+    bksp_id: int | None = None,
+    tau: float = 1.0,
+    *,
+    illegal_rows: tuple[Tensor, ...] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``(V(s), Q(s, a_t))`` over the legal actions, without a masked copy of the logits; (..., V) -> (...), (...).
+
+    Equal to ``soft_values(mask_illegal_bksp(logits, ...), tau)`` and ``action_values`` of the same masked logits
+    (the reference in the tests), but only the rows where `<bksp>` is illegal (about one per sequence: the states
+    that are the prompt) are copied and masked; every other row reads ``logits`` as they are. Both the full-logit
+    path (``logits`` (B, T, V)) and the chunked one (``objectives.chunked``, a chunk (C, V) at a time) call this, so
+    the legal-action rule lives here once. ``Q(s, <bksp>)`` at an illegal state is -inf, as in the masked logits.
+
+    Example, V = 3, ``bksp_id = 2``, logits ``[[0., 0., 9.], [0., 0., 9.]]``, ``bksp_illegal = [True, False]``,
+    targets ``[0, 2]``: values ``[log 2, log(2 + e^9)]``, q_taken ``[0., 9.]``.
+
+    ``illegal_rows``: ``bksp_illegal.nonzero(as_tuple=True)`` when the caller already has it (it costs a device sync).
+    """
+    values = soft_values(logits, tau)  # (...) over every action
+    q_taken = action_values(logits, targets)  # (...)
+    if bksp_id is None or bksp_illegal is None:
+        return values, q_taken
+    rows = bksp_illegal.nonzero(as_tuple=True) if illegal_rows is None else illegal_rows  # the prompt states
+    if rows[0].numel() == 0:
+        return values, q_taken
+    masked = logits[rows].index_fill(-1, torch.tensor([bksp_id], device=logits.device), float("-inf"))  # (K, V)
+    values = values.index_put(rows, soft_values(masked, tau))  # out of place: V over the legal actions there
+    illegal_taken = bksp_illegal & (targets == bksp_id)  # never in valid data; -inf as the masked logits give
+    q_taken = torch.where(illegal_taken, torch.full_like(q_taken, float("-inf")), q_taken)
+    return values, q_taken
+
+
 def soft_values(logits: Tensor, tau: float = 1.0) -> Tensor:
     """Soft value ``V(s) = tau * logsumexp(Q(s, .) / tau)`` (IQ-Learn eq. 2); (B, T, V) -> (B, T)."""
     if tau == 1.0:
@@ -62,8 +98,13 @@ def log_policy(logits: Tensor, targets: Tensor, tau: float = 1.0, values: Tensor
     """
     if values is None:
         values = soft_values(logits, tau)
+    return log_policy_of(action_values(logits, targets), values, targets, tau)
+
+
+def log_policy_of(q_taken: Tensor, values: Tensor, targets: Tensor, tau: float = 1.0) -> Tensor:
+    """``log pi(a_t|s_t) = (Q(s_t, a_t) - V(s_t)) / tau`` from the per-position reductions; (B, T); 0 where invalid."""
     valid = targets != IGNORE_INDEX
-    log_pi = (action_values(logits, targets) - values) / tau
+    log_pi = (q_taken - values) / tau
     return torch.where(valid, log_pi, torch.zeros_like(log_pi))
 
 
@@ -95,6 +136,13 @@ def implicit_rewards(
     """
     if values is None:
         values = soft_values(logits, tau)
+    return implicit_rewards_of(action_values(logits, targets), values, targets, next_index, done, gamma)
+
+
+def implicit_rewards_of(
+    q_taken: Tensor, values: Tensor, targets: Tensor, next_index: Tensor, done: Tensor, gamma: float
+) -> Tensor:
+    """``r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})`` from the per-position reductions; (B, T); 0 where invalid."""
     valid = targets != IGNORE_INDEX
-    rewards = action_values(logits, targets) - gamma * next_values(values, next_index, done)
+    rewards = q_taken - gamma * next_values(values, next_index, done)
     return torch.where(valid, rewards, torch.zeros_like(rewards))

@@ -23,6 +23,8 @@ OBJECTIVES = tuple(PRESETS)
 DIVERGENCE_NAMES = tuple(DIVERGENCES)
 TASKS = ("arithmetic", "text")
 NOISE_TYPES = ("random", "task")
+CHUNKED_LOSS_MIN_VOCAB = 16384  # --chunked_loss defaults to on from this vocabulary size
+CHUNK_HELP = "a chunk of positions at a time (logits recomputed per chunk in the backward pass)"
 MASK_ATTENTION = ("sdpa", "eager", "flex_attention")  # kernels that apply an arbitrary 4D mask (DESIGN sec 4)
 
 
@@ -157,6 +159,21 @@ class ImitConfig(TrainingArguments):
             "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens)."
         },
     )
+    chunked_loss: bool | None = field(
+        default=None,
+        metadata={
+            "help": f"true: compute the loss from the model's final hidden states, {CHUNK_HELP}, never holding the "
+            "(batch, length, vocabulary) logits; same loss and gradients, peak memory O(chunk x vocabulary). false: "
+            f"full logits. Default: true when the vocabulary has >= {CHUNKED_LOSS_MIN_VOCAB} entries, except under "
+            "--fsdp/--deepspeed, which it does not support."
+        },
+    )
+    loss_chunk_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "Positions per chunk of --chunked_loss. Default: about 8M logits per chunk (8388608 // vocab)."
+        },
+    )
     mle_warmup_steps: int = field(
         default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."}
     )
@@ -246,6 +263,8 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"q_temperature must be > 0, got {self.q_temperature}")
         if self.policy_rows_per_batch is not None and self.policy_rows_per_batch < 1:
             raise UserError(f"policy_rows_per_batch must be >= 1, got {self.policy_rows_per_batch}")
+        if self.loss_chunk_size is not None and self.loss_chunk_size < 1:
+            raise UserError(f"loss_chunk_size must be >= 1, got {self.loss_chunk_size}")
         if self.max_length < 2:
             raise UserError(f"max_length must be >= 2, got {self.max_length}")
         if not 0 <= self.difficulty <= 3:

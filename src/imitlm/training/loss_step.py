@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from imitlm.backspace.layout import make_layout
-from imitlm.models import model_dtype
-from imitlm.objectives import ObjectiveSpec, imitation_loss, mask_illegal_bksp
+from imitlm.models import hidden_and_head, model_dtype
+from imitlm.objectives import ObjectiveSpec, chunked_soft_q, imitation_loss_from_values, legal_soft_q
 
 
 def imitation_forward(
@@ -22,6 +22,7 @@ def imitation_forward(
     bksp_id: int | None,
     eos_id: int,
     pad_id: int,
+    chunk_size: int | None = None,
 ):
     """``(loss, metrics, outputs)`` of one batch (DESIGN sec 3-4).
 
@@ -30,13 +31,34 @@ def imitation_forward(
             is_policy), on the model's device.
         counts: (2,) GLOBAL (data, policy) target counts over the accumulation window and all ranks
             (``backspace.layout.target_counts`` summed), so micro-batches add up to the full-batch loss.
+        chunk_size: None: the model computes the (B, T, V) logits. A number: the chunked path
+            (``objectives.chunked``): the model's forward keeps the head's input and computes logits at the last
+            position only (``outputs.logits`` (B, 1, V)), and V(s), Q(s, a_t) are reduced ``chunk_size`` positions
+            at a time; the loss, metrics and gradients are the same.
     """
     layout = make_layout(batch, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id, dtype=model_dtype(model))
-    outputs = model(**layout.model_inputs())
-    # the policy that samples: no <bksp> where the state is the prompt (DESIGN sec 1)
-    logits = mask_illegal_bksp(outputs.logits.float(), layout.bksp_illegal, bksp_id)  # (B, T, V)
-    loss, metrics = imitation_loss(
-        logits,
+    if chunk_size is None:
+        outputs = model(**layout.model_inputs())
+        # over the legal actions, as the policy samples: no <bksp> where the state is the prompt (DESIGN sec 1)
+        values, q_taken = legal_soft_q(
+            outputs.logits.float(), layout.targets, layout.bksp_illegal, bksp_id, spec.tau
+        )  # (B, T), (B, T)
+    else:
+        outputs, hidden, head = hidden_and_head(model, layout.model_inputs())  # hidden (B, T, H)
+        values, q_taken = chunked_soft_q(
+            hidden,
+            head,
+            layout.targets,
+            layout.next_index,
+            layout.done,
+            layout.bksp_illegal,
+            bksp_id,
+            spec.tau,
+            chunk_size,
+        )
+    loss, metrics = imitation_loss_from_values(
+        values,
+        q_taken,
         layout.targets,
         layout.target_mask,
         layout.done,

@@ -3,7 +3,8 @@
 What is specific to imitation learning lives in four places, marked below:
   1. `get_batch_samples`: rollouts into the replay buffer, policy rows mixed into each batch;
   2. `_get_num_items_in_batch`: global (data, policy) token counts over accumulation window and ranks;
-  3. `compute_loss`: the backspace layout, one forward pass, the objective;
+  3. `compute_loss`: the backspace layout, one forward pass, the objective (from full logits, or chunk by chunk
+     from the final hidden states with `--chunked_loss`);
   4. checkpoint hooks: the replay buffer and our random generators travel with the checkpoint.
 """
 
@@ -22,7 +23,7 @@ from imitlm.backspace.layout import target_counts
 from imitlm.data.batches import concat_batches
 from imitlm.errors import UserError
 from imitlm.models import add_backspace, bksp_id_of
-from imitlm.objectives import ObjectiveSpec, get_preset
+from imitlm.objectives import ObjectiveSpec, default_chunk_size, get_preset
 from imitlm.rollout.buffer import ReplayBuffer, collect_rollouts, rollout_prompts
 from imitlm.training.checkpoints import (
     NonFiniteGradientCheck,
@@ -31,7 +32,7 @@ from imitlm.training.checkpoints import (
     raise_non_finite,
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
-from imitlm.training.config import check_attention
+from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
 
@@ -47,6 +48,25 @@ def objective_spec(args) -> ObjectiveSpec:
     `Preset.objective_spec`."""
     overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name, None) is not None}
     return get_preset(args.objective).objective_spec(divergence=args.divergence, tau=args.q_temperature, **overrides)
+
+
+def loss_chunk_size(args, model) -> int | None:
+    """Positions per chunk of the chunked loss (`objectives.chunked`), or None for full logits: `--chunked_loss`,
+    by default on from `CHUNKED_LOSS_MIN_VOCAB` output rows. FSDP and DeepSpeed are refused: the head is called
+    outside the model's forward, where their sharded parameters are not gathered."""
+    head = model.get_output_embeddings()
+    vocab = None if head is None else head.weight.shape[0]
+    sharded = bool(args.fsdp) or bool(args.deepspeed)
+    chunked = args.chunked_loss
+    if chunked is None:
+        chunked = vocab is not None and vocab >= CHUNKED_LOSS_MIN_VOCAB and not sharded
+    elif chunked and sharded:
+        raise UserError("--chunked_loss true does not run under --fsdp or --deepspeed; use --chunked_loss false")
+    elif chunked and vocab is None:
+        raise UserError("--chunked_loss true needs a model with an output embedding; use --chunked_loss false")
+    if not chunked:
+        return None
+    return args.loss_chunk_size or default_chunk_size(vocab)
 
 
 def epoch_callbacks(collator) -> list:
@@ -111,6 +131,7 @@ class ImitationTrainer(Trainer):
         eval_dataset = token_rows(eval_dataset, tokenizer, args.max_length, "eval_dataset")
         if self.bksp_id is not None:  # the <bksp> layout needs a kernel that applies its 4D mask
             check_attention(getattr(model.config, "_attn_implementation", None) or args.attn_implementation, True)
+        self.chunk_size = loss_chunk_size(args, model)  # None: full logits
         if peft_config is not None:
             from peft import get_peft_model
 
@@ -241,6 +262,7 @@ class ImitationTrainer(Trainer):
             bksp_id=self.bksp_id,
             eos_id=tokenizer.eos_token_id,
             pad_id=tokenizer.pad_token_id,
+            chunk_size=self.chunk_size,
         )
         if not bool(torch.isfinite(loss)):
             raise_non_finite(self.state.global_step, metrics, self.args.output_dir)
