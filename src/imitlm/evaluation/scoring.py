@@ -67,6 +67,6 @@ def teacher_forced(
         actions = [encode_completion(tokenizer, c) for c in completions[start : start + batch_size]]
         batch = pad_batch(prompt_ids, actions, pad)
         layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=model_dtype(model))
-        layout = on_device(layout, model.device)  # the forward and the reductions on the model's device
+        layout = on_device(layout, next(model.parameters()).device)  # forward and reductions on the model's device
         values, q_taken = soft_q_of(model, layout, bksp, tau)
         yield start, actions, layout, values, q_taken
