@@ -22,6 +22,12 @@ class Sample:
         return self.actions.count(bksp_id) if bksp_id is not None else 0
 
 
+def never_actions(tokenizer) -> list[int]:
+    """`<pad>`, `<bos>` and `<unk>`: no reply contains them (EOS stays an action even where it doubles as pad)."""
+    ids = {tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id} - {None, tokenizer.eos_token_id}
+    return sorted(ids)
+
+
 @torch.no_grad()
 def generate_samples(
     model,
@@ -70,6 +76,7 @@ def generate_samples(
             force_prob=force_prob,
             force_token_ids=force_token_ids,
             block_undo=not do_sample,  # greedy would loop on x <bksp> x ...
+            suppress_ids=never_actions(tokenizer),
         )
         for prompt, final_ids, actions, finished in zip(chunk, result.final_ids, result.actions, result.finished):
             text = tokenizer.decode(list(final_ids), skip_special_tokens=True)

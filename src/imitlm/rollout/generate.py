@@ -14,7 +14,7 @@ import torch
 
 from imitlm.backspace.apply import apply_backspaces
 from imitlm.models import model_dtype
-from imitlm.rollout.processors import BackspaceMask, BlockUndo, ForcedErrors
+from imitlm.rollout.processors import BackspaceMask, BlockUndo, ForcedErrors, SuppressTokens
 from imitlm.rollout.sampling import process_logits, sample_from_logits
 from imitlm.rollout.stack import BackspaceState
 
@@ -67,6 +67,7 @@ def generate_with_backspace(
     return_logits: bool = False,
     block_undo: bool = False,
     synced_ranks: bool = False,
+    suppress_ids: Sequence[int] = (),
 ) -> GenerationResult:
     """Generate from ``prompts`` (token id lists, any lengths) with `<bksp>` as an action.
 
@@ -77,6 +78,8 @@ def generate_with_backspace(
     - ``force_prob``: at each step, with this probability a row's action is replaced by a
       uniform draw from ``force_token_ids`` (:class:`ForcedErrors`); flagged in ``forced``.
     - ``block_undo``: right after a `<bksp>` deleted token x, x is masked for the next action (:class:`BlockUndo`).
+    - ``suppress_ids``: tokens never chosen as actions (:class:`SuppressTokens`; forcing never picks them either
+      when they are not in ``force_token_ids``).
     - ``synced_ranks``: never stop before ``max_new_actions`` forwards, even when every row is done. Sharded
       models (FSDP, DeepSpeed ZeRO-3) gather weights collectively in each forward, so every rank must make the
       same number of calls (as ``synced_gpus`` does for ``model.generate``); finished rows are fed pad tokens.
@@ -95,6 +98,8 @@ def generate_with_backspace(
         prompts, pad_id=pad_id, max_new_actions=max_new_actions, dtype=model_dtype(model), device=device
     )
     processors = [BackspaceMask(bksp_id, allow_backspace)] + ([BlockUndo()] if block_undo else [])
+    if suppress_ids:
+        processors.append(SuppressTokens(suppress_ids))
     forcing = ForcedErrors(force_prob, force_token_ids, bksp_id, device) if force_prob > 0 else None
 
     out = model(**prefill_inputs, use_cache=True, logits_to_keep=1)

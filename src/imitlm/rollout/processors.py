@@ -28,6 +28,21 @@ class BackspaceMask:
         return scores
 
 
+class SuppressTokens:
+    """Tokens that are never actions of a reply (`<pad>`, `<bos>`, `<unk>`): their logits set to -inf in place. A
+    decoding rule for `imitlm generate` and evaluation, like ``suppress_tokens`` in transformers' generation config;
+    rollouts leave it off, as they must be samples of the model's own policy."""
+
+    def __init__(self, token_ids: Sequence[int]):
+        self.token_ids = sorted(set(token_ids))
+
+    def __call__(self, state: BackspaceState, scores: torch.Tensor) -> torch.Tensor:
+        ids = [i for i in self.token_ids if 0 <= i < scores.shape[-1]]
+        if ids:
+            scores[:, ids] = float("-inf")
+        return scores
+
+
 class BlockUndo:
     """Right after a `<bksp>` deleted token x, x is masked for the next action.
 
