@@ -5,7 +5,8 @@ checkpoint missing a file is not resumed; Ctrl-C stops with the resume command."
 import hashlib
 import os
 import signal
-import threading
+import subprocess
+import sys
 import time
 
 from imitlm.training.checkpoints import MARKER
@@ -53,30 +54,29 @@ def test_failed_set_up_does_not_lock_the_directory(cli, tmp_path):
     assert (out / "imitlm_run.json").is_file()
 
 
-def test_ctrl_c_prints_one_line_with_the_resume_command(cli, tmp_path):
-    """A real SIGINT to this process once checkpoint-2 is complete (in-process: no interpreter start)."""
+def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path):
+    """A real SIGINT to a real `imitlm train` process once checkpoint-2 is complete (its own process, so no state
+    left by earlier tests can swallow the signal; output to files, so a full pipe cannot stall it)."""
     out = tmp_path / "o"
-    stop = threading.Event()
-
-    def press_ctrl_c():
-        while not stop.is_set():
-            if (out / "checkpoint-2" / MARKER).exists():
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            time.sleep(0.02)
-
-    watcher = threading.Thread(target=press_ctrl_c, daemon=True)
-    watcher.start()
-    flags = [*BASE, "--max_steps", "100000", "--save_strategy", "steps", "--save_steps", "2"]
-    try:
-        result = cli("train", "--model_config", MODEL, "--output_dir", out, *flags)
-    finally:
-        stop.set()
-        watcher.join()
-    assert result.returncode == 130, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("imitlm: interrupted")]
-    assert len(lines) == 1, result.stderr[-2000:]
+    flags = [*map(str, BASE), "--max_steps", "100000", "--save_strategy", "steps", "--save_steps", "2"]
+    command = [sys.executable, "-m", "imitlm.cli", "train", "--model_config", MODEL, "--output_dir", str(out), *flags]
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        try:
+            deadline = time.monotonic() + 300
+            while not (out / "checkpoint-2" / MARKER).exists():
+                assert process.poll() is None, (tmp_path / "stderr").read_text()[-2000:]
+                assert time.monotonic() < deadline, "no complete checkpoint-2 within 300 s"
+                time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            returncode = process.wait(timeout=120)
+        finally:
+            process.kill()
+    error = (tmp_path / "stderr").read_text()
+    assert returncode == 130, error[-2000:]
+    assert "Traceback" not in error
+    lines = [line for line in error.splitlines() if line.startswith("imitlm: interrupted")]
+    assert len(lines) == 1, error[-2000:]
     assert "training stopped at step" in lines[0] and "the last complete checkpoint is" in lines[0]
     assert lines[0].endswith("--resume_from_checkpoint last") and "imitlm train --model_config" in lines[0]
     assert not (out / "model.safetensors").exists()
