@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imitlm.objectives import BASELINE
-from imitlm.training.recipes import continue_with_preset
+from imitlm.training.recipes import continue_with_preset, from_scratch_schedule
 
 # The arithmetic demo's 2-layer GPT-2 (no dropout: deterministic on CPU), with room for a 16-word prompt and a
 # 24-word continuation in byte-level BPE tokens (about 1.7 tokens per word at 2,000 tokens).
@@ -78,16 +78,7 @@ def text_from_scratch(settings: TextDemoSettings, output_dir: Path, steps: int, 
         "output_dir": str(output_dir),
         "use_cpu": True,
         "per_device_train_batch_size": settings.batch_size,
-        "learning_rate": 1e-3,
-        "lr_scheduler_type": "cosine",
-        "warmup_steps": min(50, steps // 5),
-        "weight_decay": 0.01,
-        "max_steps": steps,
-        "logging_steps": max(steps // 30, 1),
-        "save_strategy": "no",
-        "seed": seed,
-        "report_to": "none",
-        "overwrite_output_dir": True,
+        **from_scratch_schedule(steps, seed),
         "disable_tqdm": True,
     }
 

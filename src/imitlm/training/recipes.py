@@ -55,6 +55,14 @@ def arithmetic_from_scratch(
         "output_dir": str(output_dir),
         "use_cpu": True,
         "per_device_train_batch_size": batch_size,
+        **from_scratch_schedule(steps, seed),
+        "disable_tqdm": False,
+    }
+
+
+def from_scratch_schedule(steps: int, seed: int) -> dict:
+    """The optimiser schedule of every MLE-from-scratch recipe: lr 1e-3, cosine, short warm-up, no checkpoints."""
+    return {
         "learning_rate": 1e-3,
         "lr_scheduler_type": "cosine",
         "warmup_steps": min(50, steps // 5),
@@ -65,7 +73,6 @@ def arithmetic_from_scratch(
         "seed": seed,
         "report_to": "none",
         "overwrite_output_dir": True,
-        "disable_tqdm": False,
     }
 
 
