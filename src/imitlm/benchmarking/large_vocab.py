@@ -13,7 +13,7 @@ of `large_vocabs` (32000 and 128256; `--quick`: 128256 only, and fewer tokens), 
 Ratios (per vocabulary V): ``memory_ratio/il_chunked_vs_mle_full/vocabV`` (goal <= 0.5),
 ``memory_ratio/il_chunked_vs_mle_chunked/vocabV`` (goal <= 1.10) and ``train_step_ratio/il_chunked_vs_mle_chunked/
 vocabV`` (time per token, goal <= 1.10); ``train_step_ratio/il_chunked_vs_mle_full/vocabV`` for information. Peak
-memory is measured as ratio 4 does (`memory.child`'s way: one child process per measurement, peak RSS on CPU,
+memory is measured as ratio 4 does (`memory.measure_peak`: one child process per measurement, peak RSS on CPU,
 `torch.cuda.max_memory_allocated` on CUDA), children one at a time since the full-logit one needs gigabytes.
 """
 
@@ -22,14 +22,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 
 import torch
 
 from imitlm.benchmarking.common import EOS_ID, PAD_ID, BenchSettings, summary, timed
-from imitlm.benchmarking.memory import current_rss, reset_peak_rss, settings_from_dict, status_bytes
+from imitlm.benchmarking.memory import measure_peak, settings_from_dict
 from imitlm.benchmarking.train_step import FULL, TrainCase, equal_shape_case, make_case, train_step
 from imitlm.objectives import BASELINE, chunked_cross_entropy, default_chunk_size
 
@@ -120,21 +119,9 @@ def child(spec: dict) -> dict:
     torch.set_num_threads(1)  # memory does not depend on the thread count
     _, steps, tokens = make_steps(settings, spec["vocab"], device)
     step = steps[spec["step"]]
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats(device)
-        baseline = torch.cuda.memory_allocated(device)
-    else:
-        resettable = reset_peak_rss()
-        baseline = current_rss() if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    for _ in range(min(settings.memory_steps, 2)):  # the second step holds the optimiser's state too
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated(device)
-    else:
-        peak = status_bytes("VmHWM") if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"peak_bytes": peak, "baseline_bytes": baseline, "tokens": tokens[spec["step"]]}
+    runs = min(settings.memory_steps, 2)  # the second step holds the optimiser's state too
+    peak = measure_peak(device, lambda: [step() for _ in range(runs)])
+    return {**peak, "tokens": tokens[spec["step"]]}
 
 
 def measure_memory(settings: BenchSettings, vocab: int, device: torch.device) -> dict[str, list[dict]]:

@@ -58,6 +58,12 @@ def child(spec: dict) -> dict:
         device,
         policy_rows=round(B * policy_share),
     )
+    peak = measure_peak(device, lambda: [train_step(model, optimizer, case, {}) for _ in range(settings.memory_steps)])
+    return {**peak, "tokens": case.tokens}
+
+
+def measure_peak(device: torch.device, run) -> dict:
+    """Call ``run()``; its peak memory and the baseline before it, in bytes, and how the peak was read."""
     gc.collect()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -66,8 +72,7 @@ def child(spec: dict) -> dict:
     else:
         resettable = reset_peak_rss()
         baseline = current_rss() if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    for _ in range(settings.memory_steps):
-        train_step(model, optimizer, case, {})
+    run()
     if device.type == "cuda":
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated(device)
@@ -75,7 +80,7 @@ def child(spec: dict) -> dict:
     else:
         peak = status_bytes("VmHWM") if resettable else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         how = "VmHWM after clear_refs" if resettable else "ru_maxrss"
-    return {"peak_bytes": peak, "baseline_bytes": baseline, "tokens": case.tokens, "how": how}
+    return {"peak_bytes": peak, "baseline_bytes": baseline, "how": how}
 
 
 def settings_from_dict(data: dict) -> BenchSettings:

@@ -20,7 +20,7 @@ import torch
 
 from imitlm.demo.aggregate import summarise
 from imitlm.demo.metrics import evaluate_method
-from imitlm.demo.settings import DEFAULT, FULL, QUICK, DemoSettings, base_config, preset_config
+from imitlm.demo.settings import DEFAULT, FULL, QUICK, DemoSettings, PhaseSettings, base_config, preset_config
 from imitlm.objectives import BASELINE, PRESETS
 from imitlm.reporting.report import write_report
 from imitlm.training.parsing import config_from_dict
@@ -42,25 +42,30 @@ def machine_description() -> str:
     return f"{platform.machine()} {platform.processor() or ''} {threads} threads, torch {torch.__version__}".strip()
 
 
-def run_one(settings: DemoSettings, out: Path, preset: str, seed: int) -> dict:
-    """One imitation phase from the shared base (``preset``, ``seed``) and its evaluation on the test questions."""
-    timing = train_timed(preset_config(settings, out, preset, seed))
-    metrics = evaluate_method(str(out / preset / f"seed_{seed}"), settings, preset)
+def trained_row(preset: str, seed: int, config_dict: dict, score) -> dict:
+    """Train ``config_dict``, score the saved model with ``score(model_dir) -> metrics``: one results row."""
+    timing = train_timed(config_dict)
     return {
         "method": preset,
         "seed": seed,
-        **metrics,
+        **score(config_dict["output_dir"]),
         "train_seconds": round(timing["train_seconds"], 2),
         "rollout_seconds": round(timing["rollout_seconds"], 2),
         "history": timing["history"],
     }
 
 
+def run_one(settings: DemoSettings, out: Path, preset: str, seed: int) -> dict:
+    """One imitation phase from the shared base (``preset``, ``seed``) and its evaluation on the test questions."""
+    config = preset_config(settings, out, preset, seed)
+    return trained_row(preset, seed, config, lambda model_dir: evaluate_method(model_dir, settings, preset))
+
+
 def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def run_all(settings: DemoSettings, out: Path, run=run_one) -> list[dict]:
+def run_all(settings: PhaseSettings, out: Path, run=run_one) -> list[dict]:
     """Every (preset, seed) run; in ``settings.workers`` processes of one thread each when more than one.
     ``run(settings, out, preset, seed) -> row``: the arithmetic run by default, `demo.text.run_one` for text."""
     jobs = [(preset, seed) for seed in settings.seeds for preset in PRESETS]

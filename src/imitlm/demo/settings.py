@@ -8,21 +8,31 @@ from pathlib import Path
 from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
 
 
-@dataclass(frozen=True)
-class DemoSettings:
+@dataclass(frozen=True, kw_only=True)
+class PhaseSettings:
+    """What every demo has: one MLE base model from scratch, then each preset continuing from it once per seed."""
+
     base_steps: int
     preset_steps: int
+    batch_size: int
+    model_config: dict  # the base model, trained from scratch
+    rollout_every: int = 10
+    rollout_batch_size: int = 64
+    seeds: tuple[int, ...] = (1, 2, 3)  # seeds of the imitation phase (data order, noise, rollouts); one shared base
+    workers: int = 2  # imitation runs in parallel processes, one thread each (a tiny model gains nothing from two)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoSettings(PhaseSettings):
+    """The arithmetic demo."""
+
     num_train_examples: int
     num_test_examples: int
     num_diversity_prompts: int
     samples_per_prompt: int
     batch_size: int = 64
     difficulty: int = 0
-    rollout_every: int = 10
-    rollout_batch_size: int = 64
-    seeds: tuple[int, ...] = (1, 2, 3)  # seeds of the imitation phase (data order, noise, rollouts); one shared base
-    workers: int = 2  # imitation runs in parallel processes, one thread each (a tiny model gains nothing from two)
-    model_config: dict = field(default_factory=lambda: dict(TINY_GPT2))  # the base model, trained from scratch
+    model_config: dict = field(default_factory=lambda: dict(TINY_GPT2))
 
 
 DEFAULT = DemoSettings(

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from imitlm.demo.aggregate import summarise
-from imitlm.demo.run import _one_thread, machine_description, run_all, train_timed
+from imitlm.demo.run import _one_thread, machine_description, run_all, train_timed, trained_row
 from imitlm.demo.text_settings import (
     DEFAULT,
     QUICK,
@@ -116,16 +116,9 @@ def evaluate_text_method(model_dir: str, settings: TextDemoSettings, features_di
 def run_one(settings: TextDemoSettings, out: Path, preset: str, seed: int) -> dict:
     """One imitation phase from the shared base (``preset``, ``seed``) and its evaluation on the test rows."""
     gc.freeze()  # the Trainer's closing gc.collect() then skips the imported modules' objects: ~1 s a run here
-    timing = train_timed(preset_config(settings, out, preset, seed))
-    metrics = evaluate_text_method(str(out / preset / f"seed_{seed}"), settings, str(out / "features"))
-    return {
-        "method": preset,
-        "seed": seed,
-        **metrics,
-        "train_seconds": round(timing["train_seconds"], 2),
-        "rollout_seconds": round(timing["rollout_seconds"], 2),
-        "history": timing["history"],
-    }
+    features = str(out / "features")
+    config = preset_config(settings, out, preset, seed)
+    return trained_row(preset, seed, config, lambda model_dir: evaluate_text_method(model_dir, settings, features))
 
 
 def write_train_rows(settings: TextDemoSettings, out: Path) -> int:

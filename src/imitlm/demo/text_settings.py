@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imitlm.demo.settings import PhaseSettings
 from imitlm.objectives import BASELINE
 from imitlm.training.recipes import continue_with_preset, from_scratch_schedule
 
@@ -22,11 +23,11 @@ TEXT_GPT2 = {
 }
 
 
-@dataclass(frozen=True)
-class TextDemoSettings:
-    base_steps: int  # MLE from scratch: the shared base model
-    preset_steps: int  # each preset continuing from the base
-    feature_steps: int  # the separate MLE model whose hidden states are MAUVE's features
+@dataclass(frozen=True, kw_only=True)
+class TextDemoSettings(PhaseSettings):
+    """The text demo: besides the base, a separate MLE model whose hidden states are MAUVE's features."""
+
+    feature_steps: int
     num_test_prompts: int | None  # test rows scored (None: all of the test split)
     num_train_rows: int | None = None  # training rows used (None: all of the training split)
     corpus: str = "lee"
@@ -34,11 +35,8 @@ class TextDemoSettings:
     batch_size: int = 32
     max_length: int = 144  # tokens of prompt + continuation in training rows (longer rows are dropped, logged)
     max_new_tokens: int = 64  # of a sampled continuation (the references are 24 words, ~42 tokens, + EOS)
-    rollout_every: int = 10
     rollout_batch_size: int = 32
-    seeds: tuple[int, ...] = (1, 2, 3)  # seeds of the imitation phase; one shared base (seed 0)
     feature_seed: int = 100  # the feature model's own seed: it is not the base of any method
-    workers: int = 2
     model_config: dict = field(default_factory=lambda: dict(TEXT_GPT2))
 
 
