@@ -99,11 +99,14 @@ def main(argv: list[str] | None = None) -> int:
 def quiet_libraries() -> None:
     """Silence, at their source, library output that is not the user's business: DeepSpeed's "Setting accelerator
     to CPU" notice on machines without CUDA, and the progress bars of dataset maps and weight loading (the
-    Trainer's own progress bar stays). `--verbose` skips this."""
+    Trainer's own progress bar stays). `--verbose` skips this. Also through the environment, for the processes a
+    command starts (the demo's workers)."""
     import torch
 
     if not torch.cuda.is_available():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")  # DeepSpeed would detect the same, with a warning
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # read when a child imports datasets
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' loading bars read this
     import datasets
     from transformers.utils import logging as hf_logging
 

@@ -25,7 +25,8 @@ DEEPSPEED_ZERO3 = {
     "train_micro_batch_size_per_gpu": "auto",
     "gradient_accumulation_steps": "auto",
     "gradient_clipping": "auto",
-    "optimizer": {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"}},
+    # no "optimizer" section: the Trainer's torch AdamW, as in the one-process run (DeepSpeed's own AdamW would compile
+    # a C++ extension first, minutes on 2 cores)
     "zero_allow_untested_optimizer": True,
 }
 SHARDING = {

@@ -40,29 +40,45 @@ def encode_text(tokenizer, text: str) -> list[int]:
 
 def encode_prompt(tokenizer, prompt: str) -> list[int]:
     """Prompt ids, starting with BOS when the tokenizer has one (so an empty prompt is a valid first state)."""
-    ids = encode_text(tokenizer, prompt) if prompt else []
+    return encode_prompts(tokenizer, [prompt])[0]
+
+
+def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
+    """`encode_prompt` of each prompt; those without a control-token name go through one batched tokenizer call."""
+    literals = control_literals(tokenizer)
+    plain = [i for i, prompt in enumerate(prompts) if prompt and not any(name in prompt for name in literals)]
+    batch = tokenizer([prompts[i] for i in plain], add_special_tokens=False)["input_ids"] if plain else []
+    ids = dict(zip(plain, batch))
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    if not ids or ids[0] != bos:
-        ids = [bos] + ids
-    return ids
+    encoded = []
+    for i, prompt in enumerate(prompts):
+        row = ids[i] if i in ids else encode_text(tokenizer, prompt) if prompt else []
+        encoded.append(row if row and row[0] == bos else [bos] + row)
+    return encoded
 
 
 def encode_completion(tokenizer, completion: str) -> list[int]:
     """Completion ids followed by EOS (the terminal action). A completion is actions: no special token's name in
     it is read as that token (a chat template's markers belong to prompts)."""
-    ids = tokenizer(completion, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-    return ids + [tokenizer.eos_token_id]
+    return encode_completions(tokenizer, [completion])[0]
+
+
+def encode_completions(tokenizer, completions: list[str]) -> list[list[int]]:
+    """`encode_completion` of each completion, in one batched tokenizer call."""
+    if not completions:
+        return []
+    rows = tokenizer(list(completions), add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    return [row + [tokenizer.eos_token_id] for row in rows]
 
 
 def tokenize_rows(rows: datasets.Dataset, tokenizer, max_length: int, source: str = "data") -> datasets.Dataset:
     """Add `prompt_ids` and `completion_ids` (+EOS); drop rows longer than `max_length` (logged)."""
 
-    def encode(row):
-        prompt_ids = encode_prompt(tokenizer, row["prompt"])
-        completion_ids = encode_completion(tokenizer, row["completion"])
-        return {"prompt_ids": prompt_ids, "completion_ids": completion_ids}
+    def encode(batch):
+        prompt_ids = encode_prompts(tokenizer, batch["prompt"])
+        return {"prompt_ids": prompt_ids, "completion_ids": encode_completions(tokenizer, batch["completion"])}
 
-    encoded = rows.map(encode, desc="tokenizing")
+    encoded = rows.map(encode, batched=True, desc="tokenizing")
     kept = encoded.filter(lambda row: len(row["prompt_ids"]) + len(row["completion_ids"]) <= max_length)
     if len(kept) == 0:
         raise UserError(f"every row of {source} is longer than max_length={max_length} tokens; raise --max_length")

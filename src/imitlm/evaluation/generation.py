@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from imitlm.data.checks import check_prompt_lengths
-from imitlm.data.encode import encode_prompt
+from imitlm.data.encode import encode_prompts
 from imitlm.models import bksp_id_of, model_max_length
 
 
@@ -49,7 +49,7 @@ def generate_samples(
 
     model.eval()
     bksp_id = bksp_id_of(model)
-    encoded = [encode_prompt(tokenizer, p) for p in prompts]
+    encoded = encode_prompts(tokenizer, list(prompts))
     limit = model_max_length(model)
     check_prompt_lengths([len(ids) for ids in encoded], limit)
     if limit is not None:  # the state (prompt + surviving completion) must fit the model's positions

@@ -16,7 +16,7 @@ import torch
 
 from imitlm.backspace.layout import Layout, make_layout
 from imitlm.data.batches import pad_batch
-from imitlm.data.encode import encode_completion, encode_prompt
+from imitlm.data.encode import encode_completions, encode_prompts
 from imitlm.errors import UserError
 from imitlm.models import bksp_id_of, hidden_and_head, model_dtype
 from imitlm.objectives import chunked_soft_q, default_chunk_size, legal_soft_q
@@ -63,8 +63,8 @@ def teacher_forced(
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     bksp = bksp_id_of(model)
     for start in range(0, len(prompts), batch_size):
-        prompt_ids = [encode_prompt(tokenizer, p) for p in prompts[start : start + batch_size]]
-        actions = [encode_completion(tokenizer, c) for c in completions[start : start + batch_size]]
+        prompt_ids = encode_prompts(tokenizer, list(prompts[start : start + batch_size]))
+        actions = encode_completions(tokenizer, list(completions[start : start + batch_size]))
         batch = pad_batch(prompt_ids, actions, pad)
         layout = make_layout(batch, bksp_id=bksp, eos_id=eos, pad_id=pad, dtype=model_dtype(model))
         layout = on_device(layout, next(model.parameters()).device)  # forward and reductions on the model's device

@@ -7,6 +7,7 @@ splits are disjoint by construction: a question's split is a hash of its text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import random
@@ -52,10 +53,16 @@ def generate_problems(num_examples: int, split: str = "train", seed: int = 0, di
     """`num_examples` distinct questions of one split; the same arguments give the same questions.
 
     A prompt is the question followed by a space ("In base 9, what is -118 + 17301? "), the completion
-    is the answer ("17172").
+    is the answer ("17172"). Kept per process for reuse: 20,000 questions take ~15 s to generate, and a demo worker
+    trains and evaluates many models on the same ones.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {SPLITS}")
+    return list(_generate(num_examples, split, seed, difficulty))
+
+
+@functools.lru_cache(maxsize=8)
+def _generate(num_examples: int, split: str, seed: int, difficulty: int) -> tuple[Problem, ...]:
     arithmetic, composition = _import_arithmetic_module()
     low, high = DIFFICULTY_ENTROPY[difficulty]
     sample_args = composition.PreSampleArgs(1, 1, low, high)
@@ -81,7 +88,7 @@ def generate_problems(num_examples: int, split: str = "train", seed: int = 0, di
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
-    return problems
+    return tuple(problems)
 
 
 DIGITS = string.digits + "abcdef-"  # what an answer is made of (bases up to 16, a sign): the plausible wrong tokens

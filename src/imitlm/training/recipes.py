@@ -19,6 +19,7 @@ TINY_GPT2 = {
     "resid_pdrop": 0.0,
     "embd_pdrop": 0.0,
     "attn_pdrop": 0.0,
+    "activation_function": "gelu_pytorch_tanh",  # GPT-2's gelu_new as one fused kernel: same function, ~25% faster step
 }
 # A 4-layer, 128-wide Llama (RoPE): 0.854 greedy validation accuracy at difficulty 0 after 2,500 steps against
 # TINY_GPT2's 0.300 (one base each, same recipe; docs/results.md); `imitlm demo --full` uses it.
