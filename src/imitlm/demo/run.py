@@ -21,7 +21,7 @@ import torch
 from imitlm.demo.aggregate import summarise
 from imitlm.demo.metrics import evaluate_method
 from imitlm.demo.settings import DEFAULT, FULL, QUICK, DemoSettings, PhaseSettings, base_config, preset_config
-from imitlm.objectives import BASELINE, PRESETS
+from imitlm.objectives import BASELINE, PRESETS, get_preset
 from imitlm.reporting.report import write_report
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
@@ -82,7 +82,9 @@ def run_all(settings: PhaseSettings, out: Path, run=run_one) -> list[dict]:
     )
     context = multiprocessing.get_context("spawn")  # no forked torch thread pools
     with ProcessPoolExecutor(settings.workers, mp_context=context, initializer=_one_thread) as pool:
-        futures = {pool.submit(run, settings, out, preset, seed): (preset, seed) for preset, seed in jobs}
+        # the runs with rollouts take longest: started first, the two workers finish at about the same time
+        longest_first = sorted(jobs, key=lambda job: not get_preset(job[0]).online)
+        futures = {pool.submit(run, settings, out, preset, seed): (preset, seed) for preset, seed in longest_first}
         results = []
         for future in as_completed(futures):
             results.append(future.result())
