@@ -324,7 +324,7 @@ def run_generate(args) -> int:
     from imitlm.data.checks import check_text
     from imitlm.evaluation.generation import generate_samples
     from imitlm.models import bksp_id_of, load_trained, setting
-    from imitlm.rollout.display import format_trace
+    from imitlm.rollout.display import trace_of
 
     if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):
         warn("--top_k/--top_p ignored: --temperature 0 is greedy decoding")
@@ -348,8 +348,7 @@ def run_generate(args) -> int:
         if args.json:
             print(json.dumps({"text": sample.text, "actions": tokens, "num_backspaces": sample.num_backspaces(bksp)}))
         else:
-            marks = tokenizer.convert_ids_to_tokens(bksp) if bksp is not None else [False] * len(tokens)
-            trace = format_trace(tokens, marks, color=sys.stdout.isatty())
+            trace = trace_of(tokenizer, sample.actions, bksp, color=sys.stdout.isatty())
             print(f"{args.prompt}{sample.text}\n  trace: {trace}")
     return 0
 

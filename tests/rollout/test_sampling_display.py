@@ -47,3 +47,17 @@ def test_format_trace():
     flags = [t == "<bksp>" for t in toks]
     colored = format_trace(toks, flags, color=True)
     assert "\x1b[9;31mX\x1b[0m" in colored and "<bksp>" not in colored
+
+
+def test_trace_of_a_byte_level_bpe_shows_text_not_byte_symbols():
+    """`imitlm generate` and the demo reports show each action as the text it writes (no "Ġ" for a space)."""
+    from imitlm.backspace.vocab import add_backspace_token
+    from imitlm.rollout.display import trace_of
+    from imitlm.tasks.bpe_tokenizer import build_bpe_tokenizer
+
+    tokenizer = build_bpe_tokenizer(["the cat sat on the mat", "the dog ran"] * 20, vocab_size=300)
+    bksp = add_backspace_token(tokenizer)
+    words = [tokenizer(w, add_special_tokens=False)["input_ids"] for w in ("the", " cat", " dog", " sat")]
+    actions = [*words[0], *words[1], *words[2], bksp, *words[3]]  # "the cat dog<bksp> sat"
+    assert trace_of(tokenizer, actions, bksp, color=False) == "the cat~~ dog~~ sat"
+    assert trace_of(tokenizer, actions[:3], None, color=False) == tokenizer.decode(actions[:3])

@@ -8,7 +8,7 @@ from imitlm.evaluation.metrics import distinct_n, exact_match, per_question_corr
 from imitlm.evaluation.rewards import score_rows, spearman
 from imitlm.models import bksp_id_of, load_trained, run_settings
 from imitlm.objectives import get_preset
-from imitlm.rollout.display import format_trace
+from imitlm.rollout.display import trace_of
 from imitlm.tasks import arithmetic_rows
 from imitlm.tasks.arithmetic import digit_token_ids
 
@@ -57,7 +57,7 @@ def evaluate_method(model_dir: str, settings, preset: str, split: str = "test") 
             total, fixed = backspace_fixes(sample, reference, tokenizer, bksp)
             num_bksp, num_fixed, num_actions = num_bksp + total, num_fixed + fixed, num_actions + len(sample.actions)
             if total and len(examples) < 6:
-                trace = format_trace(tokenizer.convert_ids_to_tokens(sample.actions), vocab[bksp], color=False)
+                trace = trace_of(tokenizer, sample.actions, bksp, color=False)
                 examples.append(
                     {
                         "prompt": sample.prompt,

@@ -79,7 +79,7 @@ def evaluate_text_method(model_dir: str, settings: TextDemoSettings, features_di
     from imitlm.evaluation.metrics import perplexity
     from imitlm.evaluation.text_eval import continuation_features, mauve_from_features
     from imitlm.models import bksp_id_of, load_trained
-    from imitlm.rollout.display import format_trace
+    from imitlm.rollout.display import trace_of
 
     model, tokenizer = load_trained(model_dir)
     rows = test_rows(settings)
@@ -93,10 +93,9 @@ def evaluate_text_method(model_dir: str, settings: TextDemoSettings, features_di
     num_bksp = sum(s.num_backspaces(bksp) for s in samples)
     examples = []
     if bksp is not None:
-        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
         for sample in samples:
             if sample.num_backspaces(bksp) and len(examples) < 4:
-                trace = format_trace(tokenizer.convert_ids_to_tokens(sample.actions), vocab[bksp], color=False)
+                trace = trace_of(tokenizer, sample.actions, bksp, color=False)
                 examples.append({"prompt": sample.prompt, "trace": trace, "text": sample.text})
     feature_model, feature_tokenizer = load_trained(features_dir)
     mean_p, last_p = continuation_features(feature_model, feature_tokenizer, prompts, references)

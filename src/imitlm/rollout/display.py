@@ -47,3 +47,10 @@ def format_trace(tokens_as_strings: Sequence[str], bksp_index: Sequence[bool] | 
         else:
             parts.append(tok)
     return "".join(parts)
+
+
+def trace_of(tokenizer, actions: Sequence[int], bksp_id: int | None, color: bool = True) -> str:
+    """``format_trace`` of token ids, each action shown as the text it writes: one decode per id, so a byte-level
+    BPE's "Ġthe" reads " the" (a token that is part of a multi-byte character shows as U+FFFD)."""
+    strings = [tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in actions]
+    return format_trace(strings, [i == bksp_id for i in actions], color=color)
