@@ -9,8 +9,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from imitlm.training.checkpoints import MARKER
 
 from cli.cli_support import BASE, MODEL, assert_user_error, write_jsonl
