@@ -16,7 +16,8 @@ install: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
-	$(PY) -m pytest
+	# One thread per process: many tests start two processes on a 2-core machine, and oversubscribed threads slow them.
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/imitlm demo --output_dir runs/demo

@@ -14,7 +14,8 @@ from imitlm.training.trainer import ImitationTrainer  # noqa: E402
 from training.helpers import tiny_config, tiny_setup  # noqa: E402
 
 
-def main(preset: str, out: str, batch_size: int) -> None:
+def main(preset: str, out: str, batch_size: int, chunk_size: int = 0) -> None:
+    chunked = {"chunked_loss": True, "loss_chunk_size": chunk_size} if chunk_size else {"chunked_loss": False}
     config = tiny_config(
         Path(out),
         objective=preset,
@@ -22,6 +23,7 @@ def main(preset: str, out: str, batch_size: int) -> None:
         max_steps=3,
         rollout_every=2,
         ddp_backend="gloo" if os.environ.get("WORLD_SIZE") else None,
+        **chunked,
     )
     model, tokenizer, data = tiny_setup(config)
     trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
@@ -37,4 +39,4 @@ def main(preset: str, out: str, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *map(int, sys.argv[4:]))

@@ -10,17 +10,18 @@ from training.helpers import launch
 WORKER = str(Path(__file__).with_name("ddp_worker.py"))
 
 
-def run(tmp_path, preset, processes):
-    out = tmp_path / f"{preset}-{processes}"
+def run(tmp_path, preset, processes, chunk_size=0):
+    out = tmp_path / f"{preset}-{processes}-{chunk_size}"
     out.mkdir()
-    launch(WORKER, [preset, str(out), str(8 // processes)], processes)
+    launch(WORKER, [preset, str(out), str(8 // processes), str(chunk_size)], processes)
     return [json.loads((out / f"result_{rank}.json").read_text()) for rank in range(processes)]
 
 
-@pytest.mark.parametrize("preset", ["mle", "iqlearn"])
-def test_two_processes_match_one(tmp_path, preset):
-    (single,) = run(tmp_path, preset, 1)
-    ranks = run(tmp_path, preset, 2)
+@pytest.mark.parametrize("preset, chunk_size", [("mle", 0), ("iqlearn", 0), ("iqlearn", 5)])
+def test_two_processes_match_one(tmp_path, preset, chunk_size):
+    """chunk_size 5: the chunked loss (issue 14), with a chunk that does not divide the rows' length."""
+    (single,) = run(tmp_path, preset, 1, chunk_size)
+    ranks = run(tmp_path, preset, 2, chunk_size)
     assert ranks[0]["world_size"] == 2
     assert len(single["losses"]) == 3
     for a, b in zip(single["losses"], ranks[0]["losses"]):
