@@ -31,6 +31,7 @@ def main(preset: str, out: str, batch_size: int, chunk_size: int = 0) -> None:
     result = {
         "losses": [row["loss"] for row in trainer.state.log_history if "loss" in row],
         "world_size": config.world_size,
+        "chunk_size": trainer.chunk_size,
         "rollouts": trainer.replay.items if trainer.replay is not None else None,
     }
     Path(out, f"result_{config.process_index}.json").write_text(json.dumps(result))

@@ -23,6 +23,7 @@ def test_two_processes_match_one(tmp_path, preset, chunk_size):
     (single,) = run(tmp_path, preset, 1, chunk_size)
     ranks = run(tmp_path, preset, 2, chunk_size)
     assert ranks[0]["world_size"] == 2
+    assert single["chunk_size"] == ranks[0]["chunk_size"] == (chunk_size or None)
     assert len(single["losses"]) == 3
     for a, b in zip(single["losses"], ranks[0]["losses"]):
         assert a == pytest.approx(b, rel=1e-5, abs=1e-5)
