@@ -13,10 +13,10 @@ $(VENV)/.installed: pyproject.toml
 .PHONY: install test demo quick
 install: $(VENV)/.installed
 
+# Tests run one thread per process: many start two processes on a 2-core machine, and oversubscribed threads slow them.
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
-	# One thread per process: many tests start two processes on a 2-core machine, and oversubscribed threads slow them.
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest
 
 demo: $(VENV)/.installed

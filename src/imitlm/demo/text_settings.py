@@ -41,8 +41,8 @@ class TextDemoSettings(PhaseSettings):
     model_config: dict = field(default_factory=lambda: dict(TEXT_GPT2))
 
 
-# Sized for the 20-minute budget on 2 CPU cores: the default run took 935 s on this project's idle machine
-# (2026-12-02). 400 steps of 32 rows are about 8 passes over lee's 1,676 training rows.
+# Sized for the 20-minute budget on 2 CPU cores: the default run took 935 s and, with today's defaults, 630 s on this
+# project's idle machine (2026-12-02). 400 steps of 32 rows are about 8 passes over lee's 1,676 training rows.
 DEFAULT = TextDemoSettings(base_steps=400, preset_steps=100, feature_steps=400, num_test_prompts=None)
 QUICK = TextDemoSettings(
     base_steps=10,
