@@ -50,6 +50,15 @@ def evaluate(model_dir: str, preset: str, split: str, num: int, difficulty: int)
     return {**out, **{key: metrics[key] for key in keys if key in metrics}}
 
 
+def effective_settings(run_dir: Path, config: dict) -> dict:
+    """The settings the run trained with (the preset's after overrides, as saved in its config.json), so a row keeps
+    its meaning when a preset's defaults change later."""
+    saved = json.loads((run_dir / "config.json").read_text()).get("imitlm", {})
+    parsed = config_from_dict(config)
+    keys = ("learning_rate", "lr_scheduler_type", "max_steps", "rollout_temperature", "rollout_every")
+    return {**saved, **{key: getattr(parsed, key) for key in keys}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
@@ -103,6 +112,7 @@ def main() -> None:
                 "split": args.split,
                 "steps": config["max_steps"],
                 "train_seconds": round(seconds, 1),
+                "settings": effective_settings(run_dir, config),
                 **evaluate(str(run_dir), preset, args.split, args.num_examples, args.difficulty),
             }
             summary = {k: sum(v) / len(v) for k, v in result.items() if k.startswith("correct_")}
