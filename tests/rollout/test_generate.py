@@ -197,9 +197,24 @@ def test_finished_rows_stop_and_allow_backspace_false():
     assert any(res.finished)
 
 
+def appended_pairs(prompt, actions):
+    """Slow replay of one row's actions: the (state, token) pair of every token appended (EOS ends the row)."""
+    state, pairs = tuple(prompt), []
+    for action in actions:
+        if action == EOS:
+            break
+        if action == BKSP:
+            state = state[:-1]
+        else:
+            pairs.append((state, action))
+            state = state + (action,)
+    return pairs
+
+
 def test_block_undo_breaks_the_greedy_delete_loop():
-    """A model that always wants <bksp> after a token: greedy decoding repeats x <bksp> x <bksp> ...;
-    with block_undo the action right after a <bksp> is never the token it deleted."""
+    """A model that always wants <bksp> after a token: greedy decoding repeats x <bksp> x <bksp> ...; with
+    block_undo it still deletes whenever it can, but never types a token twice in one state, so it walks through
+    the vocabulary instead of alternating between two tokens (which masking only the token just deleted allowed)."""
     model = tiny_model("gpt2", "sdpa")
     model.config.tie_word_embeddings = False
     bias = torch.zeros(model.config.vocab_size)
@@ -208,12 +223,58 @@ def test_block_undo_breaks_the_greedy_delete_loop():
     plain = generate_with_backspace(model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9)
     assert any(acts[0] == acts[2] == acts[4] for acts in plain.actions)  # the loop happens without the rule
     blocked = generate_with_backspace(
-        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=9, block_undo=True
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=11, block_undo=True
     )
-    for acts in blocked.actions:
-        assert acts[1::2] == [BKSP] * 4  # still deletes whenever it can
-        for i in range(1, len(acts) - 1, 2):
-            assert acts[i + 1] != acts[i - 1]  # but never re-types what it just deleted
+    for prompt, acts in zip(PROMPTS, blocked.actions):
+        assert acts[1::2] == [BKSP] * 5
+        pairs = appended_pairs(prompt, acts)
+        assert len(pairs) == 6 and len(set(pairs)) == 6  # six different tokens typed at the prompt
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_block_undo_never_repeats_an_action_in_a_state(seed):
+    """Random models with <bksp> likely, so that traces delete in chains and come back to earlier states: greedy
+    decoding with block_undo never appends one token twice in the same state (slow replay of every trace)."""
+    model = tiny_model("llama", "sdpa", seed=seed)
+    model.config.tie_word_embeddings = False
+    bias = torch.zeros(model.config.vocab_size)
+    bias[BKSP], bias[EOS] = 2.5, -1e4
+    biased_head(model, bias)
+    blocked = generate_with_backspace(
+        model, PROMPTS, bksp_id=BKSP, eos_id=EOS, pad_id=PAD, max_new_actions=30, block_undo=True
+    )
+    deletions = 0
+    for prompt, acts in zip(PROMPTS, blocked.actions):
+        pairs = appended_pairs(prompt, acts)
+        assert len(set(pairs)) == len(pairs)
+        deletions += acts.count(BKSP)
+    assert deletions >= 10  # the traces do delete, so the check is not vacuous
+
+
+def test_block_undo_keeps_the_bans_of_each_state_on_the_current_path():
+    """The processor on a hand-written trace of one row (prompt length 3): bans gather per state, survive a
+    deeper excursion, and are dropped when a new token changes the prefix of the state they belong to."""
+    from types import SimpleNamespace
+
+    from imitlm.rollout.processors import BlockUndo
+
+    x, y, z, w = 5, 6, 7, 8
+    trace = [  # (state length, token just deleted, tokens that must be masked)
+        (3, -1, set()),
+        (4, -1, set()),  # typed x
+        (3, x, {x}),  # deleted x
+        (4, -1, set()),  # typed y
+        (5, -1, set()),  # typed z
+        (4, z, {z}),  # deleted z
+        (3, y, {x, y}),  # deleted y: both of the prompt state's deletions are masked
+        (4, -1, set()),  # typed w: the ban on z belonged to the prefix with y
+        (3, w, {x, y, w}),
+    ]
+    rule = BlockUndo()
+    for depth, deleted, banned in trace:
+        state = SimpleNamespace(depth=torch.tensor([depth]), just_deleted=torch.tensor([deleted]))
+        scores = rule(state, torch.zeros(1, 10))
+        assert set(torch.isinf(scores[0]).nonzero()[:, 0].tolist()) == banned
 
 
 def test_synced_ranks_make_the_same_number_of_forwards():

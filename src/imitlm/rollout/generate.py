@@ -77,7 +77,8 @@ def generate_with_backspace(
       completion (after backspaces) reaches ``max_state_length`` tokens (truncated).
     - ``force_prob``: at each step, with this probability a row's action is replaced by a
       uniform draw from ``force_token_ids`` (:class:`ForcedErrors`); flagged in ``forced``.
-    - ``block_undo``: right after a `<bksp>` deleted token x, x is masked for the next action (:class:`BlockUndo`).
+    - ``block_undo``: a token a `<bksp>` deleted is masked whenever the row is back in the state it was deleted
+      from, so greedy decoding never repeats an action in a state (:class:`BlockUndo`).
     - ``suppress_ids``: tokens never chosen as actions (:class:`SuppressTokens`; forcing never picks them either
       when they are not in ``force_token_ids``).
     - ``synced_ranks``: never stop before ``max_new_actions`` forwards, even when every row is done. Sharded

@@ -44,18 +44,37 @@ class SuppressTokens:
 
 
 class BlockUndo:
-    """Right after a `<bksp>` deleted token x, x is masked for the next action.
+    """A token that a `<bksp>` deleted is masked whenever decoding is back in the state it was deleted from.
 
-    Greedy decoding otherwise loops forever on ``x <bksp> x <bksp> ...`` (the state after the deletion is the state
-    that produced x). A decoding rule, like ``no_repeat_ngram_size``; off for rollouts, which must be samples of the
-    model's own policy.
+    Greedy decoding otherwise loops: the state after a deletion is the state that produced the deleted token, so it
+    types it again (``x <bksp> x <bksp> ...``), and masking only the token just deleted turns that into a two-step
+    loop (``x <bksp> y <bksp> x ...``). Here every row keeps the tokens deleted in each state of its current path;
+    appending a token changes the prefix of every deeper state, so their bans are dropped. Greedy decoding thus
+    never takes the same action twice in one state. A decoding rule, like ``no_repeat_ngram_size``; off for
+    rollouts, which must be samples of the model's own policy. One instance serves one generation call.
     """
 
+    def __init__(self):
+        self.depth: torch.Tensor | None = None  # (B,) state lengths at the previous call
+        self.ban_depth: torch.Tensor | None = None  # (B, K) state length at which each ban applies, -1 unused
+        self.ban_token: torch.Tensor | None = None  # (B, K) the banned token
+
     def __call__(self, state: BackspaceState, scores: torch.Tensor) -> torch.Tensor:
+        depth = state.depth
+        if self.depth is None:
+            self.ban_depth = torch.empty((depth.shape[0], 0), dtype=torch.long, device=depth.device)
+            self.ban_token = torch.empty_like(self.ban_depth)
+        else:
+            advanced = depth > self.depth  # a token was appended: deeper states now have another prefix
+            stale = advanced[:, None] & (self.ban_depth >= depth[:, None])
+            self.ban_depth = self.ban_depth.masked_fill(stale, -1)
+        self.depth = depth.clone()
         deleted = state.just_deleted
         if bool((deleted >= 0).any()):
-            rows = (deleted >= 0).nonzero()[:, 0]
-            scores[rows, deleted[rows]] = float("-inf")
+            self.ban_depth = torch.cat([self.ban_depth, torch.where(deleted >= 0, depth, -1)[:, None]], 1)
+            self.ban_token = torch.cat([self.ban_token, deleted.clamp(min=0)[:, None]], 1)
+        rows, cols = (self.ban_depth == depth[:, None]).nonzero(as_tuple=True)
+        scores[rows, self.ban_token[rows, cols]] = float("-inf")
         return scores
 
 
