@@ -25,6 +25,7 @@ from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scrat
 from imitlm.training.run import train
 
 RATES = (0.0, 0.05, 0.1)
+MODELS = {"gpt2": TINY_GPT2, "llama": TINY_LLAMA, "llama_2x128": {**TINY_LLAMA, "num_hidden_layers": 2}}
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -64,7 +65,10 @@ def main() -> None:
     parser.add_argument("--base", required=True)
     parser.add_argument("--base_steps", type=int, default=2500)
     parser.add_argument(
-        "--model", choices=["gpt2", "llama"], default="llama", help="Base architecture if --base is new."
+        "--model",
+        choices=sorted(MODELS),
+        default="llama",
+        help="Base architecture if --base is new (and of --from_scratch runs).",
     )
     parser.add_argument("--out", required=True)
     parser.add_argument("--variant", action="append", required=True)
@@ -75,6 +79,12 @@ def main() -> None:
     parser.add_argument("--difficulty", type=int, default=0)
     parser.add_argument("--runs", default="runs/study")
     parser.add_argument("--eval_only", action="store_true", help="Score runs trained before on --split; no training.")
+    parser.add_argument(
+        "--from_scratch",
+        action="store_true",
+        help="Train each variant from a fresh model with the base recipe (its --base_steps, schedule and batch) "
+        "instead of continuing from --base.",
+    )
     args = parser.parse_args()
     base_recipe = arithmetic_from_scratch(
         args.base,
@@ -82,25 +92,29 @@ def main() -> None:
         batch_size=64,
         num_train_examples=20000,
         difficulty=args.difficulty,
-        model_config=TINY_LLAMA if args.model == "llama" else TINY_GPT2,
+        model_config=MODELS[args.model],
     )
-    if not args.eval_only and not (Path(args.base) / "model.safetensors").is_file():
+    if not args.eval_only and not args.from_scratch and not (Path(args.base) / "model.safetensors").is_file():
         train(config_from_dict(dict(base_recipe, disable_tqdm=True)))
     for seed in args.seeds:
         for text in args.variant:
             preset, overrides = parse_variant(text)
             name = text.replace(":", "_").replace(",", "_").replace("=", "")
             run_dir = Path(args.runs) / f"{name}_s{seed}"
-            config = continue_with_preset(
-                base_recipe,
-                args.base,
-                run_dir,
-                preset,
-                steps=args.steps,
-                rollout_every=10,
-                rollout_batch_size=64,
-                seed=seed,
-            )
+            if args.from_scratch:  # the base recipe itself, with the preset's objective and rollouts
+                config = dict(base_recipe, objective=preset, output_dir=str(run_dir), seed=seed, max_new_tokens=16)
+                config.update(rollout_every=10, rollout_batch_size=64)
+            else:
+                config = continue_with_preset(
+                    base_recipe,
+                    args.base,
+                    run_dir,
+                    preset,
+                    steps=args.steps,
+                    rollout_every=10,
+                    rollout_batch_size=64,
+                    seed=seed,
+                )
             config.update(overrides, disable_tqdm=True)
             start = time.perf_counter()
             if not args.eval_only:
