@@ -19,13 +19,13 @@ from imitlm.evaluation.metrics import accuracy
 from imitlm.models import load_trained
 from imitlm.tasks import arithmetic_rows
 from imitlm.training.parsing import config_from_dict
-from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA
+from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, TINY_LLAMA_2LAYER
 from imitlm.training.run import train
 
 MODELS = {
     "gpt2_2x128": TINY_GPT2,
     "llama_4x128": TINY_LLAMA,
-    "llama_2x128": {**TINY_LLAMA, "num_hidden_layers": 2},
+    "llama_2x128": TINY_LLAMA_2LAYER,
 }
 
 

@@ -21,11 +21,17 @@ from pathlib import Path
 from imitlm.demo.metrics import evaluate_method
 from imitlm.demo.settings import DEFAULT
 from imitlm.training.parsing import config_from_dict
-from imitlm.training.recipes import TINY_GPT2, TINY_LLAMA, arithmetic_from_scratch, continue_with_preset
+from imitlm.training.recipes import (
+    TINY_GPT2,
+    TINY_LLAMA,
+    TINY_LLAMA_2LAYER,
+    arithmetic_from_scratch,
+    continue_with_preset,
+)
 from imitlm.training.run import train
 
 RATES = (0.0, 0.05, 0.1)
-MODELS = {"gpt2": TINY_GPT2, "llama": TINY_LLAMA, "llama_2x128": {**TINY_LLAMA, "num_hidden_layers": 2}}
+MODELS = {"gpt2": TINY_GPT2, "llama": TINY_LLAMA, "llama_2x128": TINY_LLAMA_2LAYER}
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -51,11 +57,10 @@ def evaluate(model_dir: str, preset: str, split: str, num: int, difficulty: int)
     return {**out, **{key: metrics[key] for key in keys if key in metrics}}
 
 
-def effective_settings(run_dir: Path, config: dict) -> dict:
+def effective_settings(run_dir: Path, parsed) -> dict:
     """The settings the run trained with (the preset's after overrides, as saved in its config.json), so a row keeps
     its meaning when a preset's defaults change later."""
     saved = json.loads((run_dir / "config.json").read_text()).get("imitlm", {})
-    parsed = config_from_dict(config)
     keys = ("learning_rate", "lr_scheduler_type", "max_steps", "rollout_temperature", "rollout_every")
     return {**saved, **{key: getattr(parsed, key) for key in keys}}
 
@@ -116,9 +121,10 @@ def main() -> None:
                     seed=seed,
                 )
             config.update(overrides, disable_tqdm=True)
+            parsed = config_from_dict(config)
             start = time.perf_counter()
             if not args.eval_only:
-                train(config_from_dict(config))
+                train(parsed)
             seconds = time.perf_counter() - start
             result = {
                 "variant": text,
@@ -126,7 +132,7 @@ def main() -> None:
                 "split": args.split,
                 "steps": config["max_steps"],
                 "train_seconds": round(seconds, 1),
-                "settings": effective_settings(run_dir, config),
+                "settings": effective_settings(run_dir, parsed),
                 **evaluate(str(run_dir), preset, args.split, args.num_examples, args.difficulty),
             }
             summary = {k: sum(v) / len(v) for k, v in result.items() if k.startswith("correct_")}

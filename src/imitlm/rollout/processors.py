@@ -73,8 +73,9 @@ class BlockUndo:
         if bool((deleted >= 0).any()):
             self.ban_depth = torch.cat([self.ban_depth, torch.where(deleted >= 0, depth, -1)[:, None]], 1)
             self.ban_token = torch.cat([self.ban_token, deleted.clamp(min=0)[:, None]], 1)
-        rows, cols = (self.ban_depth == depth[:, None]).nonzero(as_tuple=True)
-        scores[rows, self.ban_token[rows, cols]] = float("-inf")
+        if self.ban_depth.shape[1]:
+            rows, cols = (self.ban_depth == depth[:, None]).nonzero(as_tuple=True)
+            scores[rows, self.ban_token[rows, cols]] = float("-inf")
         return scores
 
 
