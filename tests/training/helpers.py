@@ -52,14 +52,6 @@ def tiny_setup(config):
     return model, tokenizer, tokenize_rows(train_rows, tokenizer, config.max_length)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def launch(script: str, args: list[str], processes: int, env: dict | None = None, check: bool = True):
     """`python script args` in one process, or under `torchrun --nproc_per_node processes` (CPU, one thread each)."""
     import os
@@ -73,10 +65,9 @@ def launch(script: str, args: list[str], processes: int, env: dict | None = None
         command[1:1] = [
             "-m",
             "torch.distributed.run",
+            "--standalone",  # the rendezvous binds a free port itself: no race between choosing a port and using it
             "--nproc_per_node",
             str(processes),
-            "--master_port",
-            str(free_port()),
         ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0 or not check, done.stderr[-3000:]

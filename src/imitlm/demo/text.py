@@ -49,10 +49,11 @@ PAIRED = ("perplexity", "mauve", "mauve_last_token", "self_bleu", "distinct_2", 
 NUM_SIDE_BY_SIDE = 4  # test prompts whose continuations the report shows for every method
 
 
-def test_rows(settings: TextDemoSettings):
+def eval_rows(settings: TextDemoSettings):
+    """The rows every model is scored on: the first ``num_test_prompts`` of ``eval_split`` (the test split)."""
     from imitlm.tasks.corpora import corpus_rows
 
-    rows = corpus_rows(settings.corpus, "test")
+    rows = corpus_rows(settings.corpus, settings.eval_split)
     if settings.num_test_prompts is not None:
         rows = rows.select(range(min(settings.num_test_prompts, len(rows))))
     return rows
@@ -73,7 +74,7 @@ def diversity(texts: list[str]) -> dict:
 
 
 def evaluate_text_method(model_dir: str, settings: TextDemoSettings, features_dir: str) -> dict:
-    """Every text metric of one trained model on the test rows: one sampled continuation (T = 1) per prompt."""
+    """Every text metric of one trained model on the scored rows (`eval_rows`): one sample (T = 1) per prompt."""
     from imitlm.evaluation.evaluate import completion_nll
     from imitlm.evaluation.generation import generate_samples
     from imitlm.evaluation.metrics import perplexity
@@ -82,7 +83,7 @@ def evaluate_text_method(model_dir: str, settings: TextDemoSettings, features_di
     from imitlm.rollout.display import trace_of
 
     model, tokenizer = load_trained(model_dir)
-    rows = test_rows(settings)
+    rows = eval_rows(settings)
     prompts, references = list(rows["prompt"]), list(rows["completion"])
     nll, tokens = completion_nll(model, tokenizer, rows)
     samples = generate_samples(
@@ -177,7 +178,7 @@ def run_text_demo(quick: bool = False, output_dir: str = "runs/demo-text") -> di
     rows = summarise(by_method, BASELINE, accuracies=(), others=TEXT_METRICS, paired=PAIRED)
     for row in rows:
         row["samples"] = by_method[row["method"]][0]["samples"]  # the first seed's, for the side-by-side table
-    references = test_rows(settings)
+    references = eval_rows(settings)
     human = diversity(list(references["completion"]))
     results = {
         "command": "imitlm demo --task text" + (" --quick" if quick else ""),

@@ -38,6 +38,7 @@ class TextDemoSettings(PhaseSettings):
     max_new_tokens: int = 64  # of a sampled continuation (the references are 24 words, ~42 tokens, + EOS)
     rollout_batch_size: int = 32
     feature_seed: int = 100  # the feature model's own seed: it is not the base of any method
+    eval_split: str = "test"  # the rows every model is scored on (`scripts/study_text.py` chooses on "validation")
     model_config: dict = field(default_factory=lambda: dict(TEXT_GPT2))
 
 

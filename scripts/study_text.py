@@ -1,0 +1,63 @@
+"""The text study of issue "Text": preset variants continuing from the text demo's shared MLE base, several seeds,
+scored on the corpus's VALIDATION split (held-out articles; the test split is only for final numbers).
+
+    python scripts/study_text.py --out_dir runs/text_study --results docs/results/text_validation.jsonl \
+        --variant mle --variant sequencematch:noise_prob=0.05 --seeds 1 2 3
+    # once the choice is made on validation, the chosen runs again, scored on the test split:
+    python scripts/study_text.py ... --split test --results docs/results/text_test.jsonl
+
+The base and the MAUVE feature model are the demo's (`imitlm demo --task text` settings, trained here once per
+``--out_dir``). Each run appends one JSON line: variant, seed, settings and the demo's text metrics (perplexity,
+MAUVE, distinct-n, Self-BLEU, ...); MAUVE is a set-level metric, so differences are paired by seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from imitlm.demo.run import trained_row
+from imitlm.demo.text import evaluate_text_method, train_base_and_features, write_train_rows
+from imitlm.demo.text_settings import DEFAULT, preset_config
+
+sys.path.insert(0, str(Path(__file__).parent))
+from study_arithmetic import parse_variant  # noqa: E402  (the same `preset:key=value,...` variants)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out_dir", required=True, help="Holds the shared base, the feature model and every run.")
+    parser.add_argument("--results", required=True, help="jsonl file the rows are appended to.")
+    parser.add_argument("--variant", action="append", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--steps", type=int, default=DEFAULT.preset_steps, help="Steps of each imitation phase.")
+    args = parser.parse_args()
+    settings = replace(DEFAULT, eval_split=args.split, preset_steps=args.steps, workers=1)
+    out = Path(args.out_dir)
+    if not (out / "base" / "model.safetensors").is_file() or not (out / "features" / "model.safetensors").is_file():
+        write_train_rows(settings, out)
+        train_base_and_features(settings, out)
+    for seed in args.seeds:
+        for text in args.variant:
+            preset, overrides = parse_variant(text)
+            name = text.replace(":", "_").replace(",", "_").replace("=", "")
+            config = preset_config(settings, out, preset, seed)
+            config.update(overrides, output_dir=str(out / "runs" / f"{name}_steps{args.steps}" / f"seed_{seed}"))
+            row = trained_row(
+                preset, seed, config, lambda model_dir: evaluate_text_method(model_dir, settings, str(out / "features"))
+            )
+            row.pop("history")
+            saved = json.loads((Path(config["output_dir"]) / "config.json").read_text()).get("imitlm", {})
+            schedule = {key: config[key] for key in ("learning_rate", "max_steps", "rollout_every") if key in config}
+            row = {"variant": text, "split": args.split, "settings": {**saved, **schedule}, **row}
+            print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
+            with open(args.results, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
