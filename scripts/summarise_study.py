@@ -52,12 +52,16 @@ def main() -> None:
     parser.add_argument("files", nargs="+")
     parser.add_argument("--reference", default="mle")
     parser.add_argument("--diversity", action="store_true", help="Sampled accuracy and Self-BLEU columns.")
+    parser.add_argument(
+        "--with_steps", action="store_true", help="Name each variant with its steps (`mle_bksp@4000`), as --reference."
+    )
     args = parser.parse_args()
     runs = defaultdict(dict)  # variant -> seed -> row
     for path in args.files:
         for line in open(path):
             row = json.loads(line)
-            runs[row["variant"]][row["seed"]] = row
+            name = f"{row['variant']}@{row['steps']}" if args.with_steps else row["variant"]
+            runs[name][row["seed"]] = row
     reference = runs[args.reference]
     header = ["variant", "seeds"] + [f"acc q={r}" for r in RATES] + [f"vs {args.reference} q={r}" for r in RATES]
     if args.diversity:
