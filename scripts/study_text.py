@@ -45,7 +45,7 @@ def main() -> None:
         for text in args.variant:
             preset, overrides = parse_variant(text)
             name = text.replace(":", "_").replace(",", "_").replace("=", "")
-            config = preset_config(settings, out, preset, seed)
+            config = preset_config(settings, out, preset, seed, text_overrides=False)
             config.update(overrides, output_dir=str(out / "runs" / f"{name}_steps{args.steps}" / f"seed_{seed}"))
             row = trained_row(
                 preset, seed, config, lambda model_dir: evaluate_text_method(model_dir, settings, str(out / "features"))

@@ -28,6 +28,9 @@ def test_demo_text_quick(tmp_path):
         assert 0.0 < row["mauve"]["mean"] <= 1.0 and row["perplexity"]["mean"] > 1.0
         if name != BASELINE:
             assert set(row[f"vs_{BASELINE}"]) >= {"mauve", "self_bleu", "perplexity"}
+    for preset, overrides in results["preset_overrides"].items():  # the runs trained with the text settings
+        saved = json.loads((tmp_path / preset / "seed_1" / "config.json").read_text())["imitlm"]
+        assert overrides and {key: saved[key] for key in overrides} == overrides, preset
     assert results["corpus"]["articles"] == {"train": 236, "validation": 29, "test": 35}
     report = (tmp_path / "report.md").read_text()
     assert "| sequencematch |" in report and "| reference |" in report and "### Goals" in report

@@ -23,6 +23,7 @@ from imitlm.demo.run import _one_thread, machine_description, run_all, train_tim
 from imitlm.demo.text_settings import (
     DEFAULT,
     QUICK,
+    TEXT_OVERRIDES,
     TextDemoSettings,
     base_config,
     feature_config,
@@ -184,6 +185,7 @@ def run_text_demo(quick: bool = False, output_dir: str = "runs/demo-text") -> di
         "command": "imitlm demo --task text" + (" --quick" if quick else ""),
         "machine": machine_description(),
         "settings": asdict(settings),
+        "preset_overrides": TEXT_OVERRIDES,
         "corpus": corpus,
         "num_seeds": len(settings.seeds),
         "seeds_note": "one MLE base model (seed 0) shared by every method; each method's imitation phase runs once "

@@ -110,6 +110,8 @@ def write_text_report(results: dict, out: Path) -> str:
         f"split {corpus['articles']} ({corpus['train_rows']} training rows); prompts of {corpus['prompt_words']} "
         f"words, reference continuations of the next {corpus['continuation_words']} words.",
         f"Settings: {results['settings']}",
+        f"Preset settings changed for text (chosen on the validation split, docs/results_text.md): "
+        f"{results.get('preset_overrides', {})}",
         "",
         f"Seeds: {results['num_seeds']}. {results['seeds_note']}. {results['features_note']}.",
         "",
