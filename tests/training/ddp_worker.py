@@ -36,6 +36,7 @@ def main(preset: str, out: str, batch_size: int, chunk_size: int = 0) -> None:
     }
     Path(out, f"result_{config.process_index}.json").write_text(json.dumps(result))
     if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # no rank tears gloo down while the other still has work in flight
         torch.distributed.destroy_process_group()  # a clean exit: gloo threads left running can abort it
 
 

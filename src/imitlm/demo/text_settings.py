@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imitlm.demo.settings import PhaseSettings
-from imitlm.objectives import BASELINE
+from imitlm.objectives import BASELINE, PRESETS, preset_names
 from imitlm.training.recipes import continue_with_preset, from_scratch_schedule
 
 # The arithmetic demo's 2-layer GPT-2 (no dropout: deterministic on CPU), with room for a 16-word prompt and a
@@ -95,7 +95,10 @@ def feature_config(settings: TextDemoSettings, output_dir: Path) -> dict:
 # Chosen on the corpus's validation split (docs/results_text.md, round 1): with arithmetic's noise 0.2 and c = 25
 # SequenceMatch lost 0.27 MAUVE against MLE there; noise 0.05 with c = 2.5 matched MLE (+0.016). `mle_bksp`, its
 # BC counterpart, gets the same noise so that the pair differs only in the imitation term.
-TEXT_OVERRIDES = {"sequencematch": {"noise_prob": 0.05, "td_weight": 2.5}, "mle_bksp": {"noise_prob": 0.05}}
+TEXT_OVERRIDES = {
+    name: {"noise_prob": 0.05, **({"td_weight": 2.5} if PRESETS[name].use_il else {})}
+    for name in preset_names(backspace=True)
+}
 
 
 def preset_config(
