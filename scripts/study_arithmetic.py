@@ -45,6 +45,11 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return preset, overrides
 
 
+def run_name(variant: str) -> str:
+    """A run directory's name for a variant: `sequencematch:noise_prob=0.05` -> `sequencematch_noise_prob0.05`."""
+    return variant.replace(":", "_").replace(",", "_").replace("=", "")
+
+
 def evaluate(model_dir: str, preset: str, split: str, num: int, difficulty: int) -> dict:
     """The demo's metrics on ``split``; per-question correctness under the keys summarise_study.py reads."""
     settings = replace(DEFAULT, num_test_examples=num, difficulty=difficulty)
@@ -104,8 +109,7 @@ def main() -> None:
     for seed in args.seeds:
         for text in args.variant:
             preset, overrides = parse_variant(text)
-            name = text.replace(":", "_").replace(",", "_").replace("=", "")
-            run_dir = Path(args.runs) / f"{name}_s{seed}"
+            run_dir = Path(args.runs) / f"{run_name(text)}_s{seed}"
             if args.from_scratch:  # the base recipe itself, with the preset's objective and rollouts
                 config = dict(base_recipe, objective=preset, output_dir=str(run_dir), seed=seed, max_new_tokens=16)
                 config.update(rollout_every=10, rollout_batch_size=64)

@@ -22,9 +22,11 @@ from pathlib import Path
 from imitlm.demo.run import trained_row
 from imitlm.demo.text import evaluate_text_method, train_base_and_features, write_train_rows
 from imitlm.demo.text_settings import DEFAULT, preset_config
+from imitlm.training.parsing import config_from_dict
 
 sys.path.insert(0, str(Path(__file__).parent))
-from study_arithmetic import parse_variant  # noqa: E402  (the same `preset:key=value,...` variants)
+# the same `preset:key=value,...` variants, run names and recorded settings as the arithmetic study
+from study_arithmetic import effective_settings, parse_variant, run_name  # noqa: E402
 
 
 def main() -> None:
@@ -44,16 +46,19 @@ def main() -> None:
     for seed in args.seeds:
         for text in args.variant:
             preset, overrides = parse_variant(text)
-            name = text.replace(":", "_").replace(",", "_").replace("=", "")
+            run_dir = out / "runs" / f"{run_name(text)}_steps{args.steps}" / f"seed_{seed}"
             config = preset_config(settings, out, preset, seed, text_overrides=False)
-            config.update(overrides, output_dir=str(out / "runs" / f"{name}_steps{args.steps}" / f"seed_{seed}"))
+            config.update(overrides, output_dir=str(run_dir))
             row = trained_row(
                 preset, seed, config, lambda model_dir: evaluate_text_method(model_dir, settings, str(out / "features"))
             )
             row.pop("history")
-            saved = json.loads((Path(config["output_dir"]) / "config.json").read_text()).get("imitlm", {})
-            schedule = {key: config[key] for key in ("learning_rate", "max_steps", "rollout_every") if key in config}
-            row = {"variant": text, "split": args.split, "settings": {**saved, **schedule}, **row}
+            row = {
+                "variant": text,
+                "split": args.split,
+                "settings": effective_settings(run_dir, config_from_dict(config)),
+                **row,
+            }
             print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
             with open(args.results, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
