@@ -40,7 +40,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
     for item in filter(None, rest.split(",")):
         key, value = item.split("=")
         overrides[key] = float(value) if key not in ("noise_type", "divergence") else value
-        if key in ("max_steps", "mle_warmup_steps", "rollout_every", "warmup_steps"):
+        if key in ("max_steps", "mle_warmup_steps", "il_ramp_steps", "rollout_every", "warmup_steps"):
             overrides[key] = int(float(value))
     return preset, overrides
 
@@ -66,7 +66,7 @@ def effective_settings(run_dir: Path, parsed) -> dict:
     """The settings the run trained with (the preset's after overrides, as saved in its config.json), so a row keeps
     its meaning when a preset's defaults change later."""
     saved = json.loads((run_dir / "config.json").read_text()).get("imitlm", {})
-    keys = ("learning_rate", "lr_scheduler_type", "max_steps", "rollout_temperature", "rollout_every")
+    keys = ("learning_rate", "lr_scheduler_type", "max_steps", "rollout_temperature", "rollout_every", "il_ramp_steps")
     return {**saved, **{key: getattr(parsed, key) for key in keys}}
 
 

@@ -161,8 +161,19 @@ def run_train(argv: list[str]) -> int:
             raise KeyboardInterrupt(f"{stop}; run the same command to start again") from None
         resume = shlex.join(["imitlm", "train", *without_option(argv, "--resume_from_checkpoint")])
         raise KeyboardInterrupt(f"{stop}; resume with: {resume} --resume_from_checkpoint last") from None
+    close_process_group()
     print(f"model saved to {config.output_dir}; evaluate it with: imitlm evaluate --model {config.output_dir}")
     return 0
+
+
+def close_process_group() -> None:
+    """Under torchrun, tear the process group down once every rank is done: gloo threads left running at
+    interpreter exit can abort a rank ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def without_option(argv: list[str], option: str) -> list[str]:

@@ -40,6 +40,7 @@ NON_NEGATIVE = (
     "num_eval_examples",
     "top_k",
     "mle_warmup_steps",
+    "il_ramp_steps",
     "warmup_steps",
     "dataloader_num_workers",
     "save_total_limit",

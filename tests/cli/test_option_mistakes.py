@@ -24,6 +24,8 @@ TRAIN_MISTAKES = [
     (["--model_name_or_path", "gpt2"], "are both set; keep one of them"),
     (["--max_steps", "0"], "would train 0 steps"),
     (["--objective", "iqlearn", "--mle_warmup_steps", "1"], "the whole run would be plain MLE"),
+    (["--objective", "iqlearn", "--il_ramp_steps", "9"], "the run would end before iqlearn reaches its full"),
+    (["--il_ramp_steps", "-1"], "--il_ramp_steps must be >= 0"),
     (["--eval_strategy", "steps", "--num_eval_examples", "0"], "needs evaluation data"),
     (["--report_to", "wandb"], "not installed"),
     (["--deepspeed", "nope.json"], "nope.json"),

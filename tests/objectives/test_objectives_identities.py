@@ -10,6 +10,7 @@ from imitlm.objectives import (
     implicit_rewards,
     log_policy,
     next_values,
+    ramped,
     sequence_returns,
     soft_values,
     token_rewards,
@@ -59,17 +60,11 @@ def test_chi2_offline_with_temperature_is_tau_times_mle(tau):
     torch.testing.assert_close(metrics["objective/mle"], (expected / tau).detach())
 
 
-@pytest.mark.parametrize("gamma", [0.9, 1.0])
-@pytest.mark.parametrize("lam", [0.1, 2.0])
-def test_td_regularised_mle_wulfmeier_eq14(gamma, lam):
-    """c = lambda: L_IL = -E_D[log pi] + lambda E_D[(log pi + V(s) - gamma V(s'))^2] (Wulfmeier eq. 14)."""
-    batch = random_batch(seed=5)
+def _mle_and_td_square(batch, gamma):
+    """-E_D[log pi] and E_D[(log pi + V(s) - gamma V(s'))^2], written out with plain torch in the i + 1 layout
+    (independent of imitlm's gathers)."""
     logits, targets, done = batch["logits"], batch["targets"], batch["done"]
     mask = _data_mask(batch)
-    spec = ObjectiveSpec(divergence="chi2", gamma=gamma, td_weight=lam)
-    loss, _ = imitation_loss(**batch, spec=spec)
-
-    # written out with plain torch in the i + 1 layout (independent of imitlm's gathers)
     log_probs = F.log_softmax(logits, dim=-1)  # (B, T, V)
     safe_targets = targets.clamp(min=0)
     log_pi = log_probs.gather(-1, safe_targets[..., None])[..., 0]  # (B, T)
@@ -78,10 +73,41 @@ def test_td_regularised_mle_wulfmeier_eq14(gamma, lam):
     v_next = torch.where(done, torch.zeros_like(v_next), v_next)
     td = log_pi + values - gamma * v_next
     n = mask.sum()
-    expected = -(log_pi * mask).sum() / n + lam * (td**2 * mask).sum() / n
+    return -(log_pi * mask).sum() / n, (td**2 * mask).sum() / n
+
+
+@pytest.mark.parametrize("gamma", [0.9, 1.0])
+@pytest.mark.parametrize("lam", [0.1, 2.0])
+def test_td_regularised_mle_wulfmeier_eq14(gamma, lam):
+    """c = lambda: L_IL = -E_D[log pi] + lambda E_D[(log pi + V(s) - gamma V(s'))^2] (Wulfmeier eq. 14)."""
+    batch = random_batch(seed=5)
+    spec = ObjectiveSpec(divergence="chi2", gamma=gamma, td_weight=lam)
+    loss, _ = imitation_loss(**batch, spec=spec)
+    mle, td_square = _mle_and_td_square(batch, gamma)
+    expected = mle + lam * td_square
 
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    logits = batch["logits"]
     torch.testing.assert_close(_grad(loss, logits), _grad(expected, logits), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("eta", [1.0, 0.2])
+def test_ramped_objective_is_mle_plus_fraction_squared_td_term(fraction, eta):
+    """The ramp scales eta and c by f: (1 - f eta) L_MLE + f eta (L_MLE + f c E_D[r^2]) = L_MLE + f^2 eta c E_D[r^2]
+    for chi^2 offline (L_IL = L_MLE + c E_D[r^2], eq. 14); f = 0 is plain MLE, f = 1 the full objective."""
+    batch = random_batch(seed=6)
+    gamma, lam = 0.95, 1.5
+    spec = ramped(ObjectiveSpec(divergence="chi2", gamma=gamma, td_weight=lam, il_weight=eta), fraction)
+    loss, _ = imitation_loss(**batch, spec=spec)
+    mle, td_square = _mle_and_td_square(batch, gamma)
+    expected = mle + fraction**2 * eta * lam * td_square
+
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
+    logits = batch["logits"]
+    torch.testing.assert_close(_grad(loss, logits), _grad(expected, logits), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="ramp fraction"):
+        ramped(spec, 1.5)
 
 
 def test_constant_shift_at_one_state_changes_values_not_policy():

@@ -21,7 +21,7 @@ from imitlm.objectives.divergences import (
     TotalVariation,
     get_divergence,
 )
-from imitlm.objectives.loss import ObjectiveSpec, imitation_loss, imitation_loss_from_values
+from imitlm.objectives.loss import ObjectiveSpec, imitation_loss, imitation_loss_from_values, ramped
 from imitlm.objectives.presets import BASELINE, PRESETS, Preset, get_preset, preset_names
 from imitlm.objectives.rewards import sequence_returns, token_rewards
 from imitlm.objectives.soft_q import (
@@ -61,6 +61,7 @@ __all__ = [
     "preset_names",
     "imitation_loss",
     "imitation_loss_from_values",
+    "ramped",
     "implicit_rewards",
     "implicit_rewards_of",
     "legal_soft_q",

@@ -67,6 +67,17 @@ class ObjectiveSpec:
         return self._resolved
 
 
+def ramped(spec: ObjectiveSpec, fraction: float) -> ObjectiveSpec:
+    """``spec`` with ``eta`` (``il_weight``) and ``c`` (``td_weight``) scaled by ``fraction`` in [0, 1]: a ramp from
+    plain MLE (0) to the full objective (1). With ``f = fraction`` the loss is
+    ``(1 - f eta) L_MLE + f eta (L_IL without c + f c E_Mr[r^2])``, so the weight on ``E_Mr[r^2]`` rises as ``f^2``."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"ramp fraction must be in [0, 1], got {fraction}")
+    if fraction == 1.0:
+        return spec
+    return replace(spec, il_weight=spec.il_weight * fraction, td_weight=spec.td_weight * fraction)
+
+
 def _as_count(count: Tensor | float | None, local: Tensor) -> Tensor:
     """A token count as a tensor on ``local``'s device (``None``: the local count)."""
     if count is None:

@@ -177,6 +177,13 @@ class ImitConfig(TrainingArguments):
     mle_warmup_steps: int = field(
         default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."}
     )
+    il_ramp_steps: int = field(
+        default=0,
+        metadata={
+            "help": "Steps over which eta (--il_weight) and c (--td_weight) rise linearly from 0 to their values "
+            "once the imitation objective starts (after --mle_warmup_steps); 0: no ramp."
+        },
+    )
     # --- rollouts (DESIGN sec 6) -------------------------------------------------------------
     rollout_every: int = field(
         default=10, metadata={"help": "Generate fresh policy samples every this many steps (online presets)."}
@@ -297,6 +304,12 @@ class ImitConfig(TrainingArguments):
                 f"mle_warmup_steps={self.mle_warmup_steps} >= max_steps={self.max_steps}: the whole run would be "
                 f"plain MLE, not {self.objective}; lower --mle_warmup_steps or raise --max_steps"
             )
+        il_steps = self.max_steps - self.mle_warmup_steps
+        if preset.use_il and self.max_steps > 0 and self.il_ramp_steps > il_steps:
+            raise UserError(
+                f"il_ramp_steps={self.il_ramp_steps} > max_steps - mle_warmup_steps = {il_steps}: the run would end "
+                f"before {self.objective} reaches its full weights; lower --il_ramp_steps or raise --max_steps"
+            )
         self.check_data_options()
         check_reporting(self.report_to)
 
@@ -323,7 +336,7 @@ CONDITIONAL = (
     ),
     (("noise_type",), lambda c: PRESETS[c.objective].backspace, "the preset has no <bksp> noise"),
     (
-        ("divergence", "td_weight", "mix_beta", "il_weight", "gamma", "mle_warmup_steps"),
+        ("divergence", "td_weight", "mix_beta", "il_weight", "gamma", "mle_warmup_steps", "il_ramp_steps"),
         lambda c: PRESETS[c.objective].use_il,
         "the preset is plain MLE, with no imitation term",
     ),

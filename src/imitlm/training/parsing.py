@@ -178,7 +178,7 @@ def check_model_given(config: ImitConfig) -> ImitConfig:
 HELP_GROUPS = {
     "objective (DESIGN sec 3)": [
         "objective", "divergence", "max_slope", "gamma", "td_weight", "mix_beta", "il_weight", "q_temperature",
-        "mle_warmup_steps", "chunked_loss",
+        "mle_warmup_steps", "il_ramp_steps", "chunked_loss",
     ],
     "backspace": ["noise_prob", "noise_type"],
     "online rollouts (iqlearn_online, sequencematch)": [

@@ -23,7 +23,7 @@ from imitlm.backspace.layout import target_counts
 from imitlm.data.batches import concat_batches
 from imitlm.errors import UserError
 from imitlm.models import add_backspace, bksp_id_of
-from imitlm.objectives import ObjectiveSpec, default_chunk_size, get_preset
+from imitlm.objectives import ObjectiveSpec, default_chunk_size, get_preset, ramped
 from imitlm.rollout.buffer import ReplayBuffer, collect_rollouts, rollout_prompts
 from imitlm.training.checkpoints import (
     NonFiniteGradientCheck,
@@ -252,7 +252,7 @@ class ImitationTrainer(Trainer):
             if num_items_in_batch is not None
             else target_counts(inputs).to(inputs["input_ids"].device)
         )
-        spec = self.spec if self.state.global_step >= self.args.mle_warmup_steps else self.warmup_spec
+        spec = self.spec_at(self.state.global_step)
         tokenizer = self.processing_class
         loss, metrics, outputs = imitation_forward(
             model,
@@ -276,6 +276,16 @@ class ImitationTrainer(Trainer):
                 # stays on the device: one transfer per log, not one sync per metric per step
                 self._metric_sums[name] = self._metric_sums.get(name, 0.0) + value.detach().float()
         return (loss, outputs) if return_outputs else loss
+
+    def spec_at(self, step: int) -> ObjectiveSpec:
+        """The objective of optimiser step ``step``: plain MLE during --mle_warmup_steps, then eta and c ramped
+        over --il_ramp_steps (the first imitation step has fraction 1 / il_ramp_steps), then the full objective."""
+        into_il = step - self.args.mle_warmup_steps
+        if into_il < 0:
+            return self.warmup_spec
+        if into_il < self.args.il_ramp_steps:
+            return ramped(self.spec, (into_il + 1) / self.args.il_ramp_steps)
+        return self.spec
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._metric_sums:
