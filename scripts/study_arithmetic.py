@@ -39,7 +39,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
     overrides = {}
     for item in filter(None, rest.split(",")):
         key, value = item.split("=")
-        overrides[key] = float(value) if key not in ("noise_type", "divergence") else value
+        overrides[key] = float(value) if key not in ("noise_type", "divergence", "lr_scheduler_type") else value
         if key in ("max_steps", "mle_warmup_steps", "il_ramp_steps", "rollout_every", "warmup_steps"):
             overrides[key] = int(float(value))
     return preset, overrides
@@ -66,7 +66,8 @@ def effective_settings(run_dir: Path, parsed) -> dict:
     """The settings the run trained with (the preset's after overrides, as saved in its config.json), so a row keeps
     its meaning when a preset's defaults change later."""
     saved = json.loads((run_dir / "config.json").read_text()).get("imitlm", {})
-    keys = ("learning_rate", "lr_scheduler_type", "max_steps", "rollout_temperature", "rollout_every", "il_ramp_steps")
+    keys = ("learning_rate", "lr_scheduler_type", "warmup_steps", "max_steps", "rollout_temperature", "rollout_every")
+    keys += ("il_ramp_steps",)
     return {**saved, **{key: getattr(parsed, key) for key in keys}}
 
 
