@@ -26,6 +26,7 @@ TRAIN_MISTAKES = [
     (["--objective", "iqlearn", "--mle_warmup_steps", "1"], "the whole run would be plain MLE"),
     (["--objective", "iqlearn", "--il_ramp_steps", "9"], "the run would end before iqlearn reaches its full"),
     (["--il_ramp_steps", "-1"], "--il_ramp_steps must be >= 0"),
+    (["--lr_scheduler_type", "constant", "--warmup_steps", "10"], "use --lr_scheduler_type constant_with_warmup"),
     (["--eval_strategy", "steps", "--num_eval_examples", "0"], "needs evaluation data"),
     (["--report_to", "wandb"], "not installed"),
     (["--deepspeed", "nope.json"], "nope.json"),

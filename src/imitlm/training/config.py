@@ -310,6 +310,12 @@ class ImitConfig(TrainingArguments):
                 f"il_ramp_steps={self.il_ramp_steps} > max_steps - mle_warmup_steps = {il_steps}: the run would end "
                 f"before {self.objective} reaches its full weights; lower --il_ramp_steps or raise --max_steps"
             )
+        schedule = getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type)
+        if self.warmup_steps > 0 and schedule in ("constant", "reduce_lr_on_plateau"):
+            raise UserError(
+                f"--warmup_steps {self.warmup_steps:g} has no effect with --lr_scheduler_type {schedule} "
+                "(transformers ignores it there); use --lr_scheduler_type constant_with_warmup, or drop --warmup_steps"
+            )
         self.check_data_options()
         check_reporting(self.report_to)
 
