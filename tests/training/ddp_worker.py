@@ -7,11 +7,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-import torch  # noqa: E402
-
 from imitlm.training.trainer import ImitationTrainer  # noqa: E402
 
-from training.helpers import tiny_config, tiny_setup  # noqa: E402
+from training.helpers import end_worker, tiny_config, tiny_setup  # noqa: E402
 
 
 def main(preset: str, out: str, batch_size: int, chunk_size: int = 0) -> None:
@@ -35,9 +33,7 @@ def main(preset: str, out: str, batch_size: int, chunk_size: int = 0) -> None:
         "rollouts": trainer.replay.items if trainer.replay is not None else None,
     }
     Path(out, f"result_{config.process_index}.json").write_text(json.dumps(result))
-    if torch.distributed.is_initialized():
-        torch.distributed.barrier()  # no rank tears gloo down while the other still has work in flight
-        torch.distributed.destroy_process_group()  # a clean exit: gloo threads left running can abort it
+    end_worker()
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ def launch(script: str, args: list[str], processes: int, env: dict | None = None
     from pathlib import Path
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1]), **(env or {})}
+    env.setdefault("PYTHONFAULTHANDLER", "1")  # a rank that aborts prints where every Python thread was
     command = [sys.executable, script, *args]
     if processes > 1:
         command[1:1] = [
@@ -70,5 +71,23 @@ def launch(script: str, args: list[str], processes: int, env: dict | None = None
             str(processes),
         ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=400)
-    assert done.returncode == 0 or not check, done.stderr[-3000:]
+    assert done.returncode == 0 or not check, done.stderr[-8000:]
     return done
+
+
+def end_worker() -> None:
+    """The end of a torchrun test worker, once its result file is written: every rank reaches a barrier (no rank
+    tears gloo down while another still has a collective in flight), the group is destroyed, and the process leaves
+    with `os._exit(0)`, skipping interpreter teardown, where DeepSpeed's and gloo's background threads can abort
+    ("terminate called without an active exception", seen once in CI after a test's work was done)."""
+    import os
+    import sys
+
+    import torch
+
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -12,12 +12,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
-import torch  # noqa: E402
-
 from imitlm.training.trainer import ImitationTrainer  # noqa: E402
 
 from training.cpu_sharding import allow_cpu_fsdp  # noqa: E402
-from training.helpers import tiny_config, tiny_setup  # noqa: E402
+from training.helpers import end_worker, tiny_config, tiny_setup  # noqa: E402
 from training.test_resume import StopAt  # noqa: E402
 
 DEEPSPEED_ZERO3 = {
@@ -128,8 +126,7 @@ def main(backend, presets, model_dir, out, batch_size, mode):
     results = {preset: run(backend, preset, model_dir, out, batch_size) for preset in presets.split(",")}
     rank = int(os.environ.get("RANK", "0"))
     (out / f"result_{rank}.json").write_text(json.dumps(results))
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()  # a clean exit: gloo threads left running can abort it
+    end_worker()
 
 
 if __name__ == "__main__":
