@@ -7,8 +7,9 @@ scored on the corpus's VALIDATION split (held-out articles; the test split is on
     python scripts/study_text.py ... --split test --results docs/results/text_test.jsonl
 
 The base and the MAUVE feature model are the demo's (`imitlm demo --task text` settings, trained here once per
-``--out_dir``). Each run appends one JSON line: variant, seed, settings and the demo's text metrics (perplexity,
-MAUVE, distinct-n, Self-BLEU, ...); MAUVE is a set-level metric, so differences are paired by seed.
+``--out_dir``; ``--model_config`` and ``--base_steps`` change both, for a larger base). Each run appends one JSON
+line: variant, seed, base, settings and the demo's text metrics (perplexity, MAUVE, distinct-n, Self-BLEU, ...);
+MAUVE is a set-level metric, so differences are paired by seed.
 """
 
 from __future__ import annotations
@@ -37,8 +38,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--split", default="validation", choices=("validation", "test"))
     parser.add_argument("--steps", type=int, default=DEFAULT.preset_steps, help="Steps of each imitation phase.")
+    parser.add_argument("--base_steps", type=int, default=DEFAULT.base_steps, help="Steps of the base (and features).")
+    parser.add_argument(
+        "--model_config",
+        type=json.loads,
+        default={},
+        help="JSON merged over the demo's GPT-2 config for the base and the feature model, e.g. '{\"n_layer\": 4}'.",
+    )
     args = parser.parse_args()
-    settings = replace(DEFAULT, eval_split=args.split, preset_steps=args.steps, workers=1)
+    settings = replace(
+        DEFAULT,
+        eval_split=args.split,
+        preset_steps=args.steps,
+        base_steps=args.base_steps,
+        feature_steps=args.base_steps,
+        model_config={**DEFAULT.model_config, **args.model_config},
+        workers=1,
+    )
     out = Path(args.out_dir)
     if not (out / "base" / "model.safetensors").is_file() or not (out / "features" / "model.safetensors").is_file():
         write_train_rows(settings, out)
@@ -56,6 +72,7 @@ def main() -> None:
             row = {
                 "variant": text,
                 "split": args.split,
+                "base": {"steps": settings.base_steps, "model_config": settings.model_config},
                 "settings": effective_settings(run_dir, config_from_dict(config)),
                 **row,
             }
