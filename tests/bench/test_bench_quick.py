@@ -105,3 +105,23 @@ def test_large_vocab_rows(monkeypatch):
         assert ratios[f"{name}/vocab1024"]["goal"] in ("<= 0.5", "<= 1.10"), name
     assert ratios["train_step_ratio/il_chunked_vs_mle_chunked/vocab1024"]["goal"] == "<= 1.10"
     assert measurements["large_vocab/chunk_size/vocab1024"] >= 16
+    floor = ratios["memory_ratio/floor_vs_mle_full/vocab1024"]
+    check_summary("memory_ratio/floor_vs_mle_full/vocab1024", floor)
+    assert "goal" not in floor  # information, not a goal
+    check_summary(name := "memory_ratio/il_chunked_vs_mle_full_above_floor/vocab1024", ratios[name])
+
+
+def test_floor_step_updates_nothing_but_optimiser_state():
+    """The memory floor's step: AdamW state for every parameter, gradients of zero, so no weight moves (AdamW's
+    decoupled weight decay aside, which the floor's optimiser shares with every other step kind)."""
+    import torch
+
+    from imitlm.benchmarking.large_vocab import floor_step
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    before = [parameter.detach().clone() for parameter in model.parameters()]
+    floor_step(model, optimizer)
+    assert len(optimizer.state) == len(before)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(parameter.grad is None for parameter in model.parameters())

@@ -8,7 +8,11 @@ of `large_vocabs` (32000 and 128256; `--quick`: 128256 only, and fewer tokens), 
   and one policy row, the objective) with the chunked loss (`objectives.chunked`, `default_chunk_size(vocab)`);
 - ``mle_chunked``: the fair peer, plain MLE on two data rows from the same hidden states with chunked cross-entropy
   (`objectives.chunked_cross_entropy`, same chunk size and the same checkpointing);
-- ``mle_full``: transformers' own loss, ``model(input_ids, labels=...)``, which builds the (B, T, V) logits.
+- ``mle_full``: transformers' own loss, ``model(input_ids, labels=...)``, which builds the (B, T, V) logits;
+- ``floor`` (memory only): no forward pass, a zero loss over every parameter, backward and AdamW step. It holds
+  what every step holds (the process, model, gradients, AdamW state), so ``memory_ratio/floor_vs_mle_full/vocabV``
+  is the lowest peak-memory ratio that any loss, however frugal, could reach against ``mle_full``, and
+  ``memory_ratio/il_chunked_vs_mle_full_above_floor/vocabV`` compares what the two steps add above that floor.
 
 Ratios (per vocabulary V): ``memory_ratio/il_chunked_vs_mle_full/vocabV`` (goal <= 0.5),
 ``memory_ratio/il_chunked_vs_mle_chunked/vocabV`` (goal <= 1.10) and ``train_step_ratio/il_chunked_vs_mle_chunked/
@@ -32,7 +36,8 @@ from imitlm.benchmarking.memory import measure_peak, settings_from_dict
 from imitlm.benchmarking.train_step import FULL, TrainCase, equal_shape_case, make_case, train_step
 from imitlm.objectives import BASELINE, chunked_cross_entropy, default_chunk_size
 
-STEPS = ("il_chunked", "mle_chunked", "mle_full")
+TIMED = ("il_chunked", "mle_chunked", "mle_full")
+STEPS = TIMED + ("floor",)  # memory children
 GOALS = {"memory_ratio/il_chunked_vs_mle_full": "<= 0.5", "memory_ratio/il_chunked_vs_mle_chunked": "<= 1.10"}
 GOALS["train_step_ratio/il_chunked_vs_mle_chunked"] = "<= 1.10"
 
@@ -93,6 +98,13 @@ def mle_chunked_step(model, optimizer, case: TrainCase) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
+def floor_step(model, optimizer) -> None:
+    """A step without a loss worth the name: zero gradients for every parameter, then AdamW's update."""
+    sum(parameter.sum() for parameter in model.parameters()).mul(0.0).backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
 def make_steps(settings: BenchSettings, vocab: int, device: torch.device):
     """(model, {step name: callable}, tokens per step) for one vocabulary."""
     cell = cell_settings(settings, vocab)
@@ -107,8 +119,9 @@ def make_steps(settings: BenchSettings, vocab: int, device: torch.device):
         "il_chunked": lambda: train_step(model, optimizer, il_case, {}),
         "mle_chunked": lambda: mle_chunked_step(model, optimizer, mle_case),
         "mle_full": lambda: mle_full_step(model, optimizer, mle_case),
+        "floor": lambda: floor_step(model, optimizer),
     }
-    tokens = {"il_chunked": il_case.tokens, "mle_chunked": mle_case.tokens, "mle_full": mle_case.tokens}
+    tokens = {"il_chunked": il_case.tokens, "mle_chunked": mle_case.tokens, "mle_full": mle_case.tokens, "floor": 0}
     return model, steps, tokens
 
 
@@ -153,9 +166,10 @@ def measure_memory(settings: BenchSettings, vocab: int, device: torch.device) ->
 def measure_time(settings: BenchSettings, vocab: int, device: torch.device) -> dict[str, list[float]]:
     """Seconds per token of each step kind, interleaved, `large_repeats` rounds after `warmup`."""
     model, steps, tokens = make_steps(settings, vocab, device)
-    per_token = {name: [] for name in STEPS}
+    per_token = {name: [] for name in TIMED}
     for round_index in range(settings.warmup + settings.large_repeats):
-        for name, step in steps.items():
+        for name in TIMED:
+            step = steps[name]
             seconds, _ = timed(step, device)
             if round_index >= settings.warmup:
                 per_token[name].append(seconds / tokens[name])
@@ -179,8 +193,16 @@ def bench_large_vocab(settings: BenchSettings, device: torch.device, log=print) 
             name = f"memory_ratio/il_chunked_vs_{peer}"
             values = [a["peak_bytes"] / b["peak_bytes"] for a, b in zip(memory["il_chunked"], memory[peer])]
             ratios[f"{name}/{suffix}"] = summary(values, GOALS.get(name))
+        values = [a["peak_bytes"] / b["peak_bytes"] for a, b in zip(memory["floor"], memory["mle_full"])]
+        ratios[f"memory_ratio/floor_vs_mle_full/{suffix}"] = summary(values)
+        above = [  # what each step adds over the floor measured beside it: the loss's own memory
+            max(a["peak_bytes"] - f["peak_bytes"], 1) / max(b["peak_bytes"] - f["peak_bytes"], 1)
+            for a, b, f in zip(memory["il_chunked"], memory["mle_full"], memory["floor"])
+        ]
+        ratios[f"memory_ratio/il_chunked_vs_mle_full_above_floor/{suffix}"] = summary(above)
         for name in STEPS:
-            measurements[f"large_vocab/us_per_token/{name}/{suffix}"] = summary([1e6 * v for v in per_token[name]])
+            if name in per_token:
+                measurements[f"large_vocab/us_per_token/{name}/{suffix}"] = summary([1e6 * v for v in per_token[name]])
             measurements[f"large_vocab/peak_mib/{name}/{suffix}"] = summary(
                 [r["peak_bytes"] / 2**20 for r in memory[name]]
             )
