@@ -109,6 +109,11 @@ def test_large_vocab_rows(monkeypatch):
     check_summary("memory_ratio/floor_vs_mle_full/vocab1024", floor)
     assert "goal" not in floor  # information, not a goal
     check_summary(name := "memory_ratio/il_chunked_vs_mle_full_above_floor/vocab1024", ratios[name])
+    without = ratios["memory_ratio/il_chunked_vs_mle_full_without_process/vocab1024"]
+    check_summary("memory_ratio/il_chunked_vs_mle_full_without_process/vocab1024", without)
+    for name in large_vocab.STEPS:  # the process before the model: torch and transformers, less than the peak
+        process = measurements[f"large_vocab/process_mib/{name}/vocab1024"]["median"]
+        assert 100 < process <= measurements[f"large_vocab/peak_mib/{name}/vocab1024"]["median"], name
 
 
 def test_floor_step_updates_nothing_but_optimiser_state():
