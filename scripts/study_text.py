@@ -45,6 +45,13 @@ def main() -> None:
         default={},
         help="JSON merged over the demo's GPT-2 config for the base and the feature model, e.g. '{\"n_layer\": 4}'.",
     )
+    parser.add_argument(
+        "--score_only",
+        action="store_true",
+        help="Score the models an earlier call trained in --out_dir instead of training them again (training is "
+        "deterministic on CPU, so this equals retraining), e.g. on the test split once the choice is made.",
+    )
+    parser.add_argument("--score_base", action="store_true", help="Also score the shared base itself, once.")
     args = parser.parse_args()
     settings = replace(
         DEFAULT,
@@ -59,26 +66,34 @@ def main() -> None:
     if not (out / "base" / "model.safetensors").is_file() or not (out / "features" / "model.safetensors").is_file():
         write_train_rows(settings, out)
         train_base_and_features(settings, out)
+    base = {"steps": settings.base_steps, "model_config": settings.model_config}
+
+    def score(model_dir) -> dict:
+        return evaluate_text_method(str(model_dir), settings, str(out / "features"))
+
+    if args.score_base:  # the base with no imitation phase: what every variant continues from
+        append(args.results, {"variant": "base", "split": args.split, "base": base, "seed": 0, **score(out / "base")})
     for seed in args.seeds:
         for text in args.variant:
             preset, overrides = parse_variant(text)
             run_dir = out / "runs" / f"{run_name(text)}_steps{args.steps}" / f"seed_{seed}"
             config = preset_config(settings, out, preset, seed, text_overrides=False)
             config.update(overrides, output_dir=str(run_dir))
-            row = trained_row(
-                preset, seed, config, lambda model_dir: evaluate_text_method(model_dir, settings, str(out / "features"))
-            )
-            row.pop("history")
-            row = {
-                "variant": text,
-                "split": args.split,
-                "base": {"steps": settings.base_steps, "model_config": settings.model_config},
-                "settings": effective_settings(run_dir, config_from_dict(config)),
-                **row,
-            }
-            print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
-            with open(args.results, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
+            if args.score_only:
+                if not (run_dir / "model.safetensors").is_file():
+                    raise SystemExit(f"no trained model in {run_dir}: run once without --score_only")
+                row = {"method": preset, "seed": seed, **score(run_dir)}
+            else:
+                row = trained_row(preset, seed, config, score)
+                row.pop("history")
+            settings_row = effective_settings(run_dir, config_from_dict(config))
+            append(args.results, {"variant": text, "split": args.split, "base": base, "settings": settings_row, **row})
+
+
+def append(results: str, row: dict) -> None:
+    print(json.dumps({k: v for k, v in row.items() if not isinstance(v, (list, dict))}), flush=True)
+    with open(results, "a") as handle:
+        handle.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":
