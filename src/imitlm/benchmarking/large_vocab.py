@@ -185,6 +185,15 @@ def measure_time(settings: BenchSettings, vocab: int, device: torch.device) -> d
     return per_token
 
 
+def peak_ratios(tops: list[dict], bottoms: list[dict], less=lambda row, index: 0) -> list[float]:
+    """Per repeat, top peak / bottom peak of two step kinds measured side by side; ``less(row, index)`` is taken out
+    of each peak first (memory both sides hold anyway), leaving at least one byte."""
+    return [
+        max(a["peak_bytes"] - less(a, i), 1) / max(b["peak_bytes"] - less(b, i), 1)
+        for i, (a, b) in enumerate(zip(tops, bottoms))
+    ]
+
+
 def bench_large_vocab(settings: BenchSettings, device: torch.device, log=print) -> tuple[dict, dict]:
     """Ratio 5 at each vocabulary of `large_vocabs`; returns (ratios, measurements)."""
     ratios, measurements = {}, {}
@@ -200,19 +209,13 @@ def bench_large_vocab(settings: BenchSettings, device: torch.device, log=print) 
             values = [a / b for a, b in zip(per_token["il_chunked"], per_token[peer])]
             ratios[f"{name}/{suffix}"] = summary(values, GOALS.get(name))
             name = f"memory_ratio/il_chunked_vs_{peer}"
-            values = [a["peak_bytes"] / b["peak_bytes"] for a, b in zip(memory["il_chunked"], memory[peer])]
-            ratios[f"{name}/{suffix}"] = summary(values, GOALS.get(name))
-        values = [a["peak_bytes"] / b["peak_bytes"] for a, b in zip(memory["floor"], memory["mle_full"])]
-        ratios[f"memory_ratio/floor_vs_mle_full/{suffix}"] = summary(values)
-        above = [  # what each step adds over the floor measured beside it: the loss's own memory
-            max(a["peak_bytes"] - f["peak_bytes"], 1) / max(b["peak_bytes"] - f["peak_bytes"], 1)
-            for a, b, f in zip(memory["il_chunked"], memory["mle_full"], memory["floor"])
-        ]
+            ratios[f"{name}/{suffix}"] = summary(peak_ratios(memory["il_chunked"], memory[peer]), GOALS.get(name))
+        ratios[f"memory_ratio/floor_vs_mle_full/{suffix}"] = summary(peak_ratios(memory["floor"], memory["mle_full"]))
+        # what each step adds over the floor measured beside it: the loss's own memory
+        il, full, floor = memory["il_chunked"], memory["mle_full"], memory["floor"]
+        above = peak_ratios(il, full, lambda _, i, floor=floor: floor[i]["peak_bytes"])
         ratios[f"memory_ratio/il_chunked_vs_mle_full_above_floor/{suffix}"] = summary(above)
-        without = [
-            max(a["peak_bytes"] - a["process_bytes"], 1) / max(b["peak_bytes"] - b["process_bytes"], 1)
-            for a, b in zip(memory["il_chunked"], memory["mle_full"])
-        ]
+        without = peak_ratios(il, full, lambda row, _: row["process_bytes"])
         ratios[f"memory_ratio/il_chunked_vs_mle_full_without_process/{suffix}"] = summary(without)
         for name in STEPS:
             if name in per_token:
