@@ -14,7 +14,15 @@ SPLITS = ["train", "validation", "test"]
 
 @dataclass(kw_only=True)
 class ModelArguments:
-    model: str = field(metadata={"help": "Trained model directory (the output_dir of `imitlm train`) or hub name."})
+    model: str = field(
+        metadata={
+            "help": "Trained model directory (the output_dir of `imitlm train`), hub name, GGUF file (x.gguf) or "
+            "built-in offline name (smollm2-135m)."
+        }
+    )
+    gguf_file: str | None = field(
+        default=None, metadata={"help": "A GGUF file inside the --model directory (converted once and cached)."}
+    )
 
 
 @dataclass(kw_only=True)
@@ -62,7 +70,12 @@ class EvaluateArguments(ModelArguments, SamplingArguments, TaskArguments):
     )
     mauve_features_model: str | None = field(
         default=None,
-        metadata={"help": "--task text: local model directory for MAUVE features (needs the mauve extra)."},
+        metadata={
+            "aliases": ["--mauve_features"],
+            "help": "--task text: MAUVE's feature model (needs the mauve extra): smollm2-135m (the base LM's last "
+            "hidden state; the choice docs/models.md justifies), all-minilm-l6-v2 (a sentence encoder, blind to word "
+            "order) or a local model directory. Unset: no MAUVE.",
+        },
     )
 
 

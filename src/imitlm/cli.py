@@ -243,7 +243,7 @@ def run_evaluate(args) -> int:
         raise UserError("--task arithmetic generates its own questions, so --data would be ignored; drop one of them")
     if args.output is None and os.path.isdir(args.model):  # the default output goes into the model's directory
         check_output_file(os.path.join(args.model, "eval.json"), "--output (default: in --model)")
-    model, tokenizer = load_trained(args.model)
+    model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
     task = args.task or (None if args.data else run_settings(model).get("task"))
     if task == "text":
         return run_evaluate_text(args, model, tokenizer)
@@ -290,14 +290,14 @@ def run_evaluate(args) -> int:
 def run_evaluate_text(args, model, tokenizer) -> int:
     from imitlm.data.checks import check_text
     from imitlm.evaluation.evaluate import write_json
-    from imitlm.evaluation.text_eval import evaluate_text
+    from imitlm.evaluation.text_eval import check_features_model, evaluate_text
     from imitlm.models import setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     if args.data is None:
         raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
     if args.mauve_features_model is not None:  # before any generation: MAUVE comes last
-        check_mauve(args.mauve_features_model)
+        check_features_model(args.mauve_features_model)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
@@ -320,15 +320,6 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     return 0
 
 
-def check_mauve(features_model: str) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("mauve") is None:
-        raise UserError("MAUVE needs the optional extra: pip install 'imitlm[mauve]' (mauve-text, GPL)")
-    if not os.path.isdir(features_model):
-        raise UserError(f"--mauve_features_model {features_model} is not a directory; give a local model directory")
-
-
 def run_generate(args) -> int:
     import json
 
@@ -339,7 +330,7 @@ def run_generate(args) -> int:
 
     if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):
         warn("--top_k/--top_p ignored: --temperature 0 is greedy decoding")
-    model, tokenizer = load_trained(args.model)
+    model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
     check_text([args.prompt], tokenizer, "the prompt")
     samples = generate_samples(
         model,

@@ -52,7 +52,7 @@ def write_rewards(args) -> None:
     from imitlm.models import load_trained, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
-    model, tokenizer = load_trained(args.model)
+    model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)

@@ -7,6 +7,8 @@ Metrics: perplexity of the references, distinct-n and Self-BLEU of the generatio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from imitlm.data.encode import encode_text
@@ -30,11 +32,35 @@ def split_plain_text(rows, tokenizer, prompt_tokens: int):
     return rows.map(split)
 
 
-@torch.no_grad()
-def last_token_features(texts: list[str], model_dir: str, batch_size: int = 16, max_length: int = 256) -> torch.Tensor:
-    """MAUVE's features: the final hidden state at the last token, from a local model (no hub access)."""
-    from transformers import AutoModel, AutoTokenizer
+FEATURE_MODELS = ("smollm2-135m", "all-minilm-l6-v2")  # built-in offline names; any local model directory works too
 
+
+def check_features_model(features_model: str, option: str = "--mauve_features_model") -> None:
+    """Before any generation (MAUVE comes last): the mauve extra is installed and the feature model exists."""
+    import importlib.util
+
+    if importlib.util.find_spec("mauve") is None:
+        raise UserError("MAUVE needs the optional extra: pip install 'imitlm[mauve]' (mauve-text, GPL)")
+    if features_model not in FEATURE_MODELS and not Path(features_model).is_dir():
+        raise UserError(
+            f"{option} {features_model} is not a directory; give a local model directory or one of: "
+            + ", ".join(FEATURE_MODELS)
+        )
+
+
+@torch.no_grad()
+def text_features(texts: list[str], features_model: str, batch_size: int = 16, max_length: int = 256) -> torch.Tensor:
+    """MAUVE's features, (N, H): a causal LM's final hidden state at each text's last token (as MAUVE's authors use
+    GPT-2's), or an encoder's final hidden states mean-pooled over the tokens (sentence-transformers' pooling for
+    all-MiniLM-L6-v2). ``features_model``: a local directory, GGUF file or offline name (`models.sources`)."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    from imitlm.models import resolve_model_path
+
+    model_dir = resolve_model_path(features_model, option="--mauve_features_model")
+    causal_names = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    causal = bool(causal_names & set(AutoConfig.from_pretrained(model_dir).architectures or []))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -46,20 +72,19 @@ def last_token_features(texts: list[str], model_dir: str, batch_size: int = 16, 
             texts[start : start + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=max_length
         )
         hidden = model(**batch).last_hidden_state  # (B, T, H)
-        last = batch["attention_mask"].sum(dim=1) - 1  # (B,)
-        features.append(hidden[torch.arange(hidden.shape[0]), last])
+        mask = batch["attention_mask"]  # (B, T), right-padded
+        if causal:
+            features.append(hidden[torch.arange(hidden.shape[0]), mask.sum(dim=1) - 1])
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+            features.append((hidden * weights).sum(dim=1) / weights.sum(dim=1))
     return torch.cat(features).float()
 
 
 def mauve_score(generations: list[str], references: list[str], features_model: str) -> float:
-    try:
-        import mauve
-    except ImportError:
-        raise UserError("MAUVE needs the optional extra: pip install 'imitlm[mauve]' (mauve-text, GPL)") from None
-    p = last_token_features(references, features_model).numpy()
-    q = last_token_features(generations, features_model).numpy()
-    num_buckets = max(2, min(len(p) // 10, 50))
-    return float(mauve.compute_mauve(p_features=p, q_features=q, num_buckets=num_buckets, verbose=False).mauve)
+    p = text_features(references, features_model).numpy()
+    q = text_features(generations, features_model).numpy()
+    return mauve_from_features(p, q)
 
 
 def evaluate_text(

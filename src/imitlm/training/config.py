@@ -53,9 +53,14 @@ class ImitConfig(TrainingArguments):
     model_name_or_path: str | None = field(
         default=None,
         metadata={
-            "help": "Pretrained model: a Hugging Face hub name or a local directory (loaded with from_pretrained). "
-            "Leave empty to train from scratch with `model_config`."
+            "help": "Pretrained model: a Hugging Face hub name, a local directory (loaded with from_pretrained), a "
+            "GGUF file (x.gguf), or a built-in offline name (smollm2-135m). Leave empty to train from scratch with "
+            "`model_config`."
         },
+    )
+    gguf_file: str | None = field(
+        default=None,
+        metadata={"help": "A GGUF file inside the --model_name_or_path directory (converted once and cached)."},
     )
     model_config: dict[str, Any] | None = field(
         default=None,

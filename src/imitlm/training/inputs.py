@@ -11,26 +11,22 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from imitlm.data.encode import tokenize_rows
 from imitlm.errors import UserError
-from imitlm.models import ensure_special_tokens
+from imitlm.models import ensure_special_tokens, load_pretrained, resolve_model_path
 from imitlm.tasks.text import to_prompt_completion
 
 TOKENISED = {"prompt_ids", "completion_ids"}
 
 
 def resolve_model(model, processing_class, attn_implementation: str | None = None):
-    """``(model, tokenizer)``: a name or path is loaded with ``from_pretrained`` (its tokenizer too, unless one is
-    given); a model object needs ``processing_class``. The tokenizer gets a pad token if it has none."""
+    """``(model, tokenizer)``: a name or path (hub name, directory, GGUF file, offline name) is loaded as `imitlm train`
+    loads it (its tokenizer too, unless one is given); a model object needs ``processing_class``. The tokenizer gets
+    a pad token if it has none."""
     if isinstance(model, (str, os.PathLike)):
-        name = str(model)
-        try:
-            processing_class = processing_class or AutoTokenizer.from_pretrained(name)
-            kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
-            model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
-        except OSError as error:
-            raise UserError(
-                f"could not load model {name!r} ({str(error).splitlines()[0]}); give a local directory or an "
-                "available hub name"
-            ) from None
+        name = resolve_model_path(str(model), option="model")
+        if processing_class is None:
+            processing_class = load_pretrained(AutoTokenizer, name, "model", "tokenizer")
+        kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        model = load_pretrained(AutoModelForCausalLM, name, "model", "model", **kwargs)
     if processing_class is None:
         raise UserError("ImitationTrainer(model=<model object>) needs processing_class=<its tokenizer>")
     return model, ensure_special_tokens(processing_class)
