@@ -145,6 +145,14 @@ class BenchArguments:
             "(default: all)."
         },
     )
+    model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Measure on this pretrained model instead (e.g. smollm2-135m; any name, directory or GGUF): "
+            "every preset's step against mle with LoRA and full fine-tuning, mle against TRL's SFTTrainer, "
+            "generation, peak memory at its vocabulary."
+        },
+    )
 
 
 @dataclass(kw_only=True)

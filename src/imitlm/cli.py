@@ -387,7 +387,9 @@ def run_bench(args) -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise UserError(f"--only: unknown measurement {unknown[0]!r}; use some of {','.join(SECTIONS)}")
-    result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections)
+    if args.model is not None and args.only is not None:
+        raise UserError("--only selects sections of the tiny-model bench; --model runs the real-model sections")
+    result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections, model=args.model)
     return 1 if result["errors"] else 0
 
 

@@ -110,10 +110,17 @@ def floor_step(model, optimizer) -> None:
     optimizer.zero_grad(set_to_none=True)
 
 
-def make_steps(settings: BenchSettings, vocab: int, device: torch.device):
-    """(model, {step name: callable}, tokens per step) for one vocabulary."""
+def make_steps(settings: BenchSettings, vocab: int, device: torch.device, model_name: str | None = None):
+    """(model, {step name: callable}, tokens per step) for one vocabulary; ``model_name``: a real pretrained model
+    (`real_model.load_real_model`, resized to ``vocab``) instead of the Llama-shaped one."""
     cell = cell_settings(settings, vocab)
-    model = make_llama(cell, device).train()
+    if model_name is None:
+        model = make_llama(cell, device).train()
+    else:
+        from imitlm.benchmarking.real_model import load_real_model
+
+        model = load_real_model(model_name, vocab).to(device)
+        model.config.bksp_token_id = cell.bksp_id
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     chunk = default_chunk_size(vocab)
     il_case = equal_shape_case(cell, FULL, cell.large_batch, cell.large_length, device)
@@ -139,16 +146,19 @@ def child(spec: dict) -> dict:
 
     gc.collect()
     process = current_rss() if device.type != "cuda" else torch.cuda.memory_allocated(device)
-    _, steps, tokens = make_steps(settings, spec["vocab"], device)
+    _, steps, tokens = make_steps(settings, spec["vocab"], device, spec.get("model"))
     step = steps[spec["step"]]
     runs = min(settings.memory_steps, 2)  # the second step holds the optimiser's state too
     peak = measure_peak(device, lambda: [step() for _ in range(runs)])
     return {**peak, "process_bytes": process, "tokens": tokens[spec["step"]]}
 
 
-def measure_memory(settings: BenchSettings, vocab: int, device: torch.device) -> dict[str, list[dict]]:
+def measure_memory(
+    settings: BenchSettings, vocab: int, device: torch.device, model: str | None = None
+) -> dict[str, list[dict]]:
     """`memory_repeats` child processes per step kind; all at once when the full logits are small, else two at a
-    time (a full-logit child at vocabulary 128256 and 1024 tokens peaks at several GB)."""
+    time (a full-logit child at vocabulary 128256 and 1024 tokens peaks at several GB). ``model``: a real model's
+    name or path (`make_steps`)."""
     from imitlm.benchmarking.common import settings_dict
 
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -161,6 +171,7 @@ def measure_memory(settings: BenchSettings, vocab: int, device: torch.device) ->
         children = []
         for name in started:
             spec = {"settings": settings_dict(settings), "device": str(device), "vocab": vocab, "step": name}
+            spec["model"] = model
             command = [sys.executable, "-m", "imitlm.benchmarking.large_vocab", json.dumps(spec)]
             process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             children.append((name, process))

@@ -25,9 +25,15 @@ def resolve_device(name: str | None) -> torch.device:
 
 
 def run_bench(
-    quick: bool = False, device: str | None = None, output: str | None = None, sections=SECTIONS, log=print
+    quick: bool = False,
+    device: str | None = None,
+    output: str | None = None,
+    sections=SECTIONS,
+    log=print,
+    model: str | None = None,
 ) -> dict:
-    """Run the benchmark; returns the result dict (also written to `output` if given) and prints a table."""
+    """Run the benchmark; returns the result dict (also written to `output` if given) and prints a table.
+    ``model``: the real-model sections on that pretrained model (`real_model`) instead of the tiny-model ones."""
     from imitlm.benchmarking.generation import bench_generation
     from imitlm.benchmarking.large_vocab import bench_large_vocab
     from imitlm.benchmarking.memory import bench_memory
@@ -45,6 +51,17 @@ def run_bench(
         "memory": bench_memory,
         "large_vocab": bench_large_vocab,
     }
+    if model is not None:
+        from imitlm.benchmarking.real_model import run_real_bench
+
+        real_settings = {}
+
+        def real_sections(_settings, device, log):
+            ratios, measurements, used = run_real_bench(model, quick, device, log)
+            real_settings.update(used)
+            return ratios, measurements
+
+        sections, benches = ("real_model",), {"real_model": real_sections}
     threads_before = torch.get_num_threads()
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
@@ -64,9 +81,12 @@ def run_bench(
     finally:
         torch.set_num_threads(threads_before)
     result = {
-        "command": "imitlm bench" + (" --quick" if quick else "") + f" --device {torch_device.type}",
+        "command": "imitlm bench"
+        + (" --quick" if quick else "")
+        + f" --device {torch_device.type}"
+        + (f" --model {model}" if model else ""),
         "machine": machine,
-        "settings": settings_dict(settings),
+        "settings": real_settings if model is not None else settings_dict(settings),
         "seconds": {**seconds, "total": round(time.perf_counter() - started, 2)},
         "ratios": ratios,
         "measurements": measurements,
