@@ -99,6 +99,7 @@ def test_public_api_at_the_root():
         imitlm.not_a_name  # noqa: B018
 
 
+@pytest.mark.slow
 def test_reporting_import_stays_light():
     import subprocess
 

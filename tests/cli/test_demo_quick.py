@@ -3,9 +3,13 @@ differences in results.json, report and plots written."""
 
 import json
 
+import pytest
+
 from imitlm.cli import main
 from imitlm.objectives import BASELINE
 from imitlm.objectives import PRESETS as REGISTRY
+
+pytestmark = pytest.mark.slow  # the whole `imitlm demo --quick`
 
 PRESETS = set(REGISTRY)
 HEADLINE = {
