@@ -52,7 +52,8 @@ def pad_batch(eps, extra=2):
 
 
 def test_worked_example():
-    # prompt P, actions a X <bksp> c EOS (DESIGN sec 1): states P, Pa, PaX, Pa, Pac, terminal
+    # prompt P, actions a X <bksp> c EOS (docs/design.md, "The MDP over sequences"):
+    # states P, Pa, PaX, Pa, Pac, terminal
     P, a, X, c = 5, 6, 7, 8
     seq = torch.tensor([[P, a, X, BKSP, c, EOS, PAD]])
     lay = build_inputs(seq, torch.tensor([1]), torch.tensor([6]), bksp_id=BKSP, eos_id=EOS, pad_id=PAD)

@@ -6,7 +6,8 @@ import torch
 
 
 def layout_ref(prompt: list[int], actions: list[int], bksp_id: int):
-    """Python stack simulation of DESIGN sec 4: (input_ids, position_ids, stacks after each step)."""
+    """Python stack simulation of the `<bksp>` layout (docs/design.md): (input_ids, position_ids, stacks after each
+    step)."""
     input_ids, position_ids, stacks = [], [], []
     stack: list[int] = []
     for t, tok in enumerate(list(prompt) + list(actions)):

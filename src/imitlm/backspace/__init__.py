@@ -1,4 +1,6 @@
-"""The `<bksp>` action: vocab extension, one-pass layout, noise augmentation (DESIGN sec 4-5).
+"""The `<bksp>` action: vocab extension, one-pass layout, noise augmentation.
+
+docs/design.md, "The `<bksp>` layout", "Noise augmentation".
 
 The layout and augmentation import torch only; :mod:`imitlm.backspace.vocab` works on
 transformers tokenizers and models (passed in; it does not import transformers itself).

@@ -1,4 +1,6 @@
-"""Applying backspaces to action sequences: the list reference and its vectorised batch form (DESIGN sec 1)."""
+"""Applying backspaces to action sequences: the list reference and its vectorised batch form.
+
+What a `<bksp>` action does to the state: docs/design.md, "The MDP over sequences"."""
 
 from __future__ import annotations
 

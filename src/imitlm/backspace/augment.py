@@ -1,4 +1,4 @@
-"""Noise augmentation: teach `<bksp>` from data by inserting "noise token, <bksp>" pairs (DESIGN sec 5).
+"""Noise augmentation: teach `<bksp>` from data by inserting "noise token, <bksp>" pairs (docs/design.md).
 
 Data alone never shows a mistake. With probability ``noise_prob`` before each completion token
 we insert a noise token followed by `<bksp>`; the noise token is not a training target (it is an

@@ -1,7 +1,7 @@
 """`imitlm demo`: the papers' comparisons at small scale on the built-in default (arithmetic, tiny GPT-2, CPU).
 
 One MLE base model is trained from scratch; each preset then continues from it for the same number of steps,
-and every model is evaluated on the same held-out test questions (DESIGN sec 7). Results go to
+and every model is evaluated on the same held-out test questions (docs/design.md, "Evaluation"). Results go to
 `results.json` (one row per method), `report.md` and PNG plots.
 """
 

@@ -25,7 +25,7 @@ TASKS = ("arithmetic", "text")
 NOISE_TYPES = ("random", "task")
 CHUNKED_LOSS_MIN_VOCAB = 16384  # --chunked_loss defaults to on from this vocabulary size
 CHUNK_HELP = "a chunk of positions at a time (logits recomputed per chunk in the backward pass)"
-MASK_ATTENTION = ("sdpa", "eager", "flex_attention")  # kernels that apply an arbitrary 4D mask (DESIGN sec 4)
+MASK_ATTENTION = ("sdpa", "eager", "flex_attention")  # kernels that take an arbitrary 4D mask (docs/design.md)
 
 
 def check_attention(attn_implementation: str, backspace: bool) -> None:
@@ -108,7 +108,7 @@ class ImitConfig(TrainingArguments):
     max_length: int = field(
         default=128, metadata={"help": "Maximum tokens of prompt + completion; longer rows are dropped."}
     )
-    # --- objective (DESIGN sec 3) -----------------------------------------------------------
+    # --- objective (docs/design.md, "The one objective") ----------------------------------------
     objective: str = field(default=BASELINE, metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
     divergence: str | None = field(
         default=None,
@@ -184,7 +184,7 @@ class ImitConfig(TrainingArguments):
             "once the imitation objective starts (after --mle_warmup_steps); 0: no ramp."
         },
     )
-    # --- rollouts (DESIGN sec 6) -------------------------------------------------------------
+    # --- rollouts (docs/design.md, "Rollouts and the mixture") ----------------------------------
     rollout_every: int = field(
         default=10, metadata={"help": "Generate fresh policy samples every this many steps (online presets)."}
     )

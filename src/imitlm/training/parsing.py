@@ -176,7 +176,7 @@ def check_model_given(config: ImitConfig) -> ImitConfig:
 
 # `imitlm train --help`: imitlm's own options first, grouped; the Trainer's ~700 lines only with --help-all.
 HELP_GROUPS = {
-    "objective (DESIGN sec 3)": [
+    "objective (docs/design.md)": [
         "objective", "divergence", "max_slope", "gamma", "td_weight", "mix_beta", "il_weight", "q_temperature",
         "mle_warmup_steps", "il_ramp_steps", "chunked_loss",
     ],

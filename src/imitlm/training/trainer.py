@@ -1,4 +1,4 @@
-"""`ImitationTrainer`: one thin `transformers.Trainer` subclass that runs every preset of DESIGN sec 3.
+"""`ImitationTrainer`: one thin `transformers.Trainer` subclass that runs every preset (docs/design.md, "Presets").
 
 What is specific to imitation learning lives in four places, marked below:
   1. `get_batch_samples`: rollouts into the replay buffer, policy rows mixed into each batch;
