@@ -78,7 +78,7 @@ def test_space_file_errors(tmp_path):
 
 def test_values_the_config_refuses_are_caught_before_training():
     space = parse_space({"il_weight": {"type": "float", "low": 0.5, "high": 2.0}}, source="s.yaml")
-    with pytest.raises(UserError, match=r"s.yaml: il_weight=2.0 is refused: il_weight must be in \[0, 1\]"):
+    with pytest.raises(UserError, match=r"s.yaml: il_weight=2.0 is refused: --il_weight must be in \[0, 1\]"):
         check_space(space, {"model_config": {"model_type": "gpt2"}}, source="s.yaml")
 
 

@@ -51,7 +51,7 @@ def test_unknown_yaml_key_is_error(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"learning_rate": -1.0}, "learning_rate must be >= 0"),
+        ({"learning_rate": -1.0}, "learning_rate must be a number > 0"),
         ({"mix_beta": 1.5}, "mix_beta must be in"),
         ({"noise_prob": 1.0}, "noise_prob must be in"),
         ({"gamma": 0.0}, "gamma must be in"),
