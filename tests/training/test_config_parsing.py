@@ -124,9 +124,10 @@ def test_model_with_bksp_refuses_flash_attention(tmp_path):
     ],
 )
 def test_trainer_objective_spec(settings, divergence, td_weight, max_slope):
-    from imitlm.training.trainer import objective_spec
+    from imitlm.training.config import objective_settings
 
-    spec = objective_spec(config_from_dict({"model_config": {"model_type": "gpt2"}, "use_cpu": True, **settings}))
+    config = config_from_dict({"model_config": {"model_type": "gpt2"}, "use_cpu": True, **settings})
+    spec = objective_settings(config).spec
     assert (spec.phi.name, spec.td_weight, spec.phi.max_slope) == (divergence, td_weight, max_slope)
 
 

@@ -23,6 +23,7 @@ from imitlm.demo.metrics import evaluate_method
 from imitlm.demo.settings import DEFAULT, FULL, QUICK, DemoSettings, PhaseSettings, base_config, preset_config
 from imitlm.objectives import BASELINE, PRESETS, get_preset
 from imitlm.reporting.report import write_report
+from imitlm.training.config import objective_settings
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
 
@@ -53,6 +54,12 @@ def trained_row(preset: str, seed: int, config_dict: dict, score) -> dict:
         "rollout_seconds": round(timing["rollout_seconds"], 2),
         "history": timing["history"],
     }
+
+
+def objective_table(settings, out: Path, config_of) -> dict[str, dict]:
+    """Each preset's effective objective settings in this demo, from its recipe ``config_of(settings, out, preset)``
+    (`training.config.objective_settings`, the rule `imitlm train` applies)."""
+    return {preset: objective_settings(config_of(settings, out, preset)).as_dict() for preset in PRESETS}
 
 
 def run_one(settings: DemoSettings, out: Path, preset: str, seed: int) -> dict:
@@ -112,6 +119,7 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo", full: bool = Fa
         "command": "imitlm demo" + (" --quick" if quick else " --full" if full else ""),
         "machine": machine_description(),
         "settings": asdict(settings),
+        "objective_settings": objective_table(settings, out, preset_config),
         "num_seeds": len(settings.seeds),
         "seeds_note": "one MLE base model (seed 0) shared by every method; each method's imitation phase runs once per "
         "seed (data order, noise, rollouts differ); intervals are over those seeds, and differences against the "

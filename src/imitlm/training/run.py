@@ -95,16 +95,8 @@ def task_noise_sampler(config: ImitConfig, tokenizer):
 
 def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
     """What later commands need to know of this training run (saved in config.json under `imitlm`)."""
-    spec = trainer.spec
     return {
-        "preset": config.objective,
-        "divergence": spec.phi.name,
-        "gamma": spec.gamma,
-        "td_weight": spec.td_weight,
-        "mix_beta": spec.mix_beta,
-        "il_weight": spec.il_weight,
-        "q_temperature": spec.tau,
-        "noise_prob": trainer.noise_prob,
+        **trainer.objective_settings.as_dict(),
         "noise_type": config.noise_type,
         "task": config.task,
         "difficulty": config.difficulty,

@@ -32,22 +32,12 @@ from imitlm.training.checkpoints import (
     raise_non_finite,
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
-from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
+from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention, objective_settings
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
-
-
-OVERRIDABLE = ("gamma", "td_weight", "mix_beta", "il_weight", "max_slope")  # ImitConfig fields over the preset's
-
-
-def objective_spec(args) -> ObjectiveSpec:
-    """The config's preset with the values the config sets explicitly (None: the preset's), merged by
-    `Preset.objective_spec`."""
-    overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name, None) is not None}
-    return get_preset(args.objective).objective_spec(divergence=args.divergence, tau=args.q_temperature, **overrides)
 
 
 def loss_chunk_size(args, model) -> int | None:
@@ -152,14 +142,14 @@ class ImitationTrainer(Trainer):
                 reason = " ".join(str(error).split())[:200]
                 raise UserError(f"LoRA could not wrap the model ({reason}); check --lora_target_modules") from None
         args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
-        noise_prob = self.preset.noise_prob if args.noise_prob is None else args.noise_prob
-        self.noise_prob = noise_prob = 0.0 if self.bksp_id is None else noise_prob
+        self.objective_settings = objective_settings(args)
+        self.spec, self.noise_prob = self.objective_settings.spec, self.objective_settings.noise_prob
         if data_collator is None:
             special = set(tokenizer.all_special_ids) | {self.bksp_id}
             data_collator = ImitationCollator(
                 pad_id=tokenizer.pad_token_id,
                 bksp_id=self.bksp_id,
-                noise_prob=noise_prob,
+                noise_prob=self.noise_prob,
                 noise_token_ids=[i for i in range(len(tokenizer)) if i not in special],
                 noise_sampler=noise_sampler,
                 seed=args.seed,
@@ -177,7 +167,6 @@ class ImitationTrainer(Trainer):
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
-        self.spec = objective_spec(args)
         self.warmup_spec = dataclasses.replace(self.spec, use_il=False)
         self.replay = ReplayBuffer(args.rollout_buffer_size) if self.preset.online else None
         # Separate seeded generators: rollouts and policy draws never disturb the data order.
