@@ -38,7 +38,8 @@ def train_timed(config_dict: dict) -> dict:
     return {"train_seconds": seconds, "rollout_seconds": trainer.rollout_seconds_total, "history": history}
 
 
-def machine_description() -> str:
+def machine_line() -> str:
+    """The machine in one line for results.json (the bench: `benchmarking.common.machine_description`)."""
     threads = torch.get_num_threads()
     return f"{platform.machine()} {platform.processor() or ''} {threads} threads, torch {torch.__version__}".strip()
 
@@ -117,7 +118,7 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo", full: bool = Fa
         row.update({f"toy/{k}": v for k, v in toy.get(row["method"], {}).items()})
     results = {
         "command": "imitlm demo" + (" --quick" if quick else " --full" if full else ""),
-        "machine": machine_description(),
+        "machine": machine_line(),
         "settings": asdict(settings),
         "objective_settings": objective_table(settings, out, preset_config),
         "num_seeds": len(settings.seeds),
