@@ -21,6 +21,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from imitlm.backspace.layout import target_counts
 from imitlm.data.batches import concat_batches
+from imitlm.data.checks import check_backspace_rows
 from imitlm.errors import UserError
 from imitlm.models import add_backspace, bksp_id_of
 from imitlm.objectives import ObjectiveSpec, default_chunk_size, get_preset, ramped
@@ -93,6 +94,29 @@ def check_parallelism(trainer: Trainer) -> None:
         )
 
 
+def with_lora(model, peft_config, bksp_id: int | None, args):
+    """``model`` wrapped in LoRA adapters (peft); with `<bksp>`, its new embedding rows train too."""
+    from peft import get_peft_model
+
+    if bksp_id is not None and args.fsdp:
+        raise UserError(
+            "LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
+            "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
+            "weights under FSDP"
+        )
+
+    if bksp_id is not None:
+        from imitlm.backspace.vocab import lora_config_with_bksp
+
+        peft_config = lora_config_with_bksp(peft_config, bksp_id, model)
+    try:
+        model = get_peft_model(model, peft_config)
+    except ValueError as error:  # e.g. target modules the model does not have
+        reason = " ".join(str(error).split())[:200]
+        raise UserError(f"LoRA could not wrap the model ({reason}); check --lora_target_modules") from None
+    return model
+
+
 class ImitationTrainer(Trainer):
     """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
 
@@ -116,31 +140,17 @@ class ImitationTrainer(Trainer):
         self.preset = get_preset(args.objective)
         model, processing_class = resolve_model(model, processing_class, args.attn_implementation)
         tokenizer = processing_class
+        # the one place <bksp> joins the vocabulary, before any text is tokenised (rows may hold <bksp> traces)
         self.bksp_id = add_backspace(tokenizer, model) if self.preset.backspace else bksp_id_of(model)
-        train_dataset = token_rows(train_dataset, tokenizer, args.max_length, "train_dataset")
-        eval_dataset = token_rows(eval_dataset, tokenizer, args.max_length, "eval_dataset")
+        train_dataset = token_rows(train_dataset, tokenizer, args.max_length, "training data")
+        eval_dataset = token_rows(eval_dataset, tokenizer, args.max_length, "evaluation data")
+        if self.bksp_id is not None and train_dataset is not None:
+            check_backspace_rows(train_dataset, self.bksp_id)
         if self.bksp_id is not None:  # the <bksp> layout needs a kernel that applies its 4D mask
             check_attention(getattr(model.config, "_attn_implementation", None) or args.attn_implementation, True)
         self.chunk_size = loss_chunk_size(args, model)  # None: full logits
         if peft_config is not None:
-            from peft import get_peft_model
-
-            if self.bksp_id is not None and args.fsdp:
-                raise UserError(
-                    "LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
-                    "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
-                    "weights under FSDP"
-                )
-
-            if self.bksp_id is not None:
-                from imitlm.backspace.vocab import lora_config_with_bksp
-
-                peft_config = lora_config_with_bksp(peft_config, self.bksp_id, model)
-            try:
-                model = get_peft_model(model, peft_config)
-            except ValueError as error:  # e.g. target modules the model does not have
-                reason = " ".join(str(error).split())[:200]
-                raise UserError(f"LoRA could not wrap the model ({reason}); check --lora_target_modules") from None
+            model = with_lora(model, peft_config, self.bksp_id, args)
         args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
         self.objective_settings = objective_settings(args)
         self.spec, self.noise_prob = self.objective_settings.spec, self.objective_settings.noise_prob
