@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imitlm.backspace.apply import apply_backspaces, apply_backspaces_batch
+from imitlm.backspace.apply import apply_backspaces
 from imitlm.backspace.layout import IGNORE_INDEX, bksp_illegal_states, build_inputs, make_layout
 
 from reference.backspace_ref import (
@@ -15,6 +15,7 @@ from reference.backspace_ref import (
     MODEL_KINDS,
     ORDINARY,
     PAD,
+    apply_backspaces_batch,
     layout_ref,
     prompt_boundary_ref,
     state_logits_ref,
