@@ -28,7 +28,7 @@ def run_bench(
     quick: bool = False, device: str | None = None, output: str | None = None, sections=SECTIONS, log=print
 ) -> dict:
     """Run the benchmark; returns the result dict (also written to `output` if given) and prints a table."""
-    from imitlm.benchmarking.generation import bench_generation
+    from imitlm.benchmarking.generation_throughput import bench_generation
     from imitlm.benchmarking.large_vocab import bench_large_vocab
     from imitlm.benchmarking.memory import bench_memory
     from imitlm.benchmarking.online import bench_online
