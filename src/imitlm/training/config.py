@@ -167,7 +167,7 @@ class ImitConfig(TrainingArguments):
             "group": "objective",
             "preset": True,
             "help": "Clamp M of phi' for forward_kl, js and hellinger (IQ-Learn's gradient form below the point "
-            "where phi' = M); caps the model/data occupancy ratio the objective can express at about M. > 1.",
+            "where phi' = M); caps the model/data occupancy ratio the objective can express at about M.",
         },
     )
     gamma: float | None = field(
@@ -176,7 +176,7 @@ class ImitConfig(TrainingArguments):
             "group": "objective",
             "read_when": "imitation",
             "preset": True,
-            "help": "Discount factor gamma in (0, 1]. Default: preset's.",
+            "help": "Discount factor gamma. Default: preset's.",
         },
     )
     td_weight: float | None = field(
@@ -195,7 +195,7 @@ class ImitConfig(TrainingArguments):
             "group": "objective",
             "read_when": "imitation",
             "preset": True,
-            "help": "Share beta of policy samples in the value/regulariser mixture, in [0, 1]. Default: preset's.",
+            "help": "Share beta of policy samples in the value/regulariser mixture. Default: preset's.",
         },
     )
     il_weight: float | None = field(
@@ -204,7 +204,7 @@ class ImitConfig(TrainingArguments):
             "group": "objective",
             "read_when": "imitation",
             "preset": True,
-            "help": "eta in L = (1-eta) L_MLE + eta L_IL, in [0, 1]. Default: preset's.",
+            "help": "eta in L = (1-eta) L_MLE + eta L_IL. Default: preset's.",
         },
     )
     q_temperature: float = field(
@@ -215,7 +215,7 @@ class ImitConfig(TrainingArguments):
         default=None,
         metadata={
             "group": "backspace",
-            "help": "Probability of a noise token + <bksp> per completion position, in [0, 1). Default: preset's.",
+            "help": "Probability of a noise token + <bksp> per completion position. Default: preset's.",
         },
     )
     noise_type: str = field(

@@ -18,7 +18,7 @@ from transformers.hf_argparser import string_to_bool
 
 from imitlm.errors import UserError
 from imitlm.training.config import HELP_TITLES, IMITLM_METADATA, ImitConfig, fields_with
-from imitlm.validation import raise_user_errors, refuse_unknown
+from imitlm.validation import RANGES, raise_user_errors, refuse_unknown
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
@@ -111,13 +111,18 @@ def parse_json_object(text: str) -> dict:
 
 class ConfigParser(HfArgumentParser):
     """`HfArgumentParser` passes a field's whole metadata to `argparse.add_argument`: imitlm's own keys
-    (`config.IMITLM_METADATA`: help sections, preset overrides, read conditions) stay out of it."""
+    (`config.IMITLM_METADATA`: help sections, preset overrides, read conditions) stay out of it, and a number's help
+    states its range from `validation.RANGES` (the help texts do not repeat it)."""
 
     @staticmethod
     def _parse_dataclass_field(parser, field: dataclasses.Field):
-        if any(key in field.metadata for key in IMITLM_METADATA):
+        allowed = RANGES.get(field.name)
+        if allowed is not None or any(key in field.metadata for key in IMITLM_METADATA):
+            metadata = {k: v for k, v in field.metadata.items() if k not in IMITLM_METADATA}
+            if allowed is not None and metadata.get("help"):
+                metadata["help"] = f"{metadata['help'].rstrip()} Must be {allowed.describe()}."
             field = copy.copy(field)
-            field.metadata = MappingProxyType({k: v for k, v in field.metadata.items() if k not in IMITLM_METADATA})
+            field.metadata = MappingProxyType(metadata)
         HfArgumentParser._parse_dataclass_field(parser, field)
 
 
