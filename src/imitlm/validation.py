@@ -11,66 +11,143 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 
 from imitlm.errors import UserError
 
-# Counts that must be at least 1.
-POSITIVE = (
-    "batch_size",
-    "per_device_train_batch_size",
-    "per_device_eval_batch_size",
-    "gradient_accumulation_steps",
-    "num_return_sequences",
-    "max_new_tokens",
-    "prompt_tokens",
-    "rollout_every",
-    "rollout_batch_size",
-    "rollout_buffer_size",
-    "num_train_examples",
-    "trials",
-    "seeds",
-    "lora_r",
-    "lora_alpha",
-)
-# Counts where 0 has a meaning (0: all rows / no top-k / no warm-up).
-NON_NEGATIVE = (
-    "num_examples",
-    "num_eval_examples",
-    "top_k",
-    "mle_warmup_steps",
-    "il_ramp_steps",
-    "warmup_steps",
-    "dataloader_num_workers",
-    "save_total_limit",
-    "seed",
-    "data_seed",
-    "task_seed",
-    "sampler_seed",
-)
-DIFFICULTIES = range(4)  # arithmetic difficulty 0 .. 3 (tasks.arithmetic.DIFFICULTY_ENTROPY)
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number option accepts: ``low``/``high`` (None: unbounded), each end closed unless ``*_open``.
+    Non-finite values (NaN, inf) are always refused. ``text`` replaces the generated wording; ``note`` is appended."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    note: str = ""
+    text: str = ""
+
+    def contains(self, value) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def describe(self) -> str:
+        low, high = self.low, self.high
+        if self.text:
+            text = self.text
+        elif high is None:
+            positive_count = self.integer and low == 1 and not self.low_open
+            text = "a positive integer" if positive_count else f"a number > {low:g}" if self.low_open else f">= {low:g}"
+        elif self.integer:
+            text = f">= {low} and < {high}" if self.high_open else f"{low}..{high}"
+        else:
+            text = f"in {'(' if self.low_open else '['}{low:g}, {high:g}{')' if self.high_open else ']'}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+COUNT = Range(low=1, integer=True)  # a count that must be at least 1
+NON_NEGATIVE = Range(low=0)  # 0 has a meaning (all rows, no top-k, no warm-up, no clipping)
+POSITIVE = Range(low=0, low_open=True)
+FRACTION = Range(low=0, high=1)
+SEED = Range(low=0, high=2**32, high_open=True, integer=True)  # numpy's seeds are 32-bit
+BETA = Range(low=0, high=1, high_open=True)  # Adam's moment decay
+
+# The one table of number options, by name, for every command (imitlm's own options and the transformers
+# Trainer's that torch, numpy or the Trainer would refuse late): a field a command's dataclass has is checked.
+RANGES: dict[str, Range] = {
+    **dict.fromkeys(
+        (
+            "batch_size",
+            "per_device_train_batch_size",
+            "per_device_eval_batch_size",
+            "gradient_accumulation_steps",
+            "eval_accumulation_steps",
+            "num_return_sequences",
+            "max_new_tokens",
+            "prompt_tokens",
+            "rollout_every",
+            "rollout_batch_size",
+            "rollout_buffer_size",
+            "policy_rows_per_batch",
+            "loss_chunk_size",
+            "num_train_examples",
+            "trials",
+            "seeds",
+            "lora_r",
+            "lora_alpha",
+        ),
+        COUNT,
+    ),
+    **dict.fromkeys(
+        (
+            "num_examples",
+            "num_eval_examples",
+            "top_k",
+            "mle_warmup_steps",
+            "il_ramp_steps",
+            "warmup_steps",
+            "dataloader_num_workers",
+            "save_total_limit",
+            "sampler_seed",
+            "td_weight",
+            "weight_decay",
+            "max_grad_norm",
+        ),
+        NON_NEGATIVE,
+    ),
+    **dict.fromkeys(("seed", "data_seed", "task_seed"), SEED),
+    **dict.fromkeys(("mix_beta", "il_weight", "label_smoothing_factor"), FRACTION),
+    **dict.fromkeys(("adam_beta1", "adam_beta2"), BETA),
+    **dict.fromkeys(
+        (
+            "q_temperature",
+            "rollout_temperature",
+            "learning_rate",
+            "adam_epsilon",
+            "save_steps",
+            "eval_steps",
+            "logging_steps",
+        ),
+        POSITIVE,
+    ),
+    "difficulty": Range(low=0, high=3, integer=True),  # tasks.arithmetic.DIFFICULTY_ENTROPY
+    "max_length": Range(low=2, integer=True),  # a prompt token and one action
+    "gamma": Range(low=0, high=1, low_open=True),
+    "noise_prob": Range(low=0, high=1, high_open=True),  # 1 would put noise before every token
+    "max_slope": Range(low=1, low_open=True, text="a finite number > 1"),  # the clamp of phi' must exceed phi'(r*) = 1
+    "temperature": Range(low=0, note="0: greedy"),
+    "top_p": Range(low=0, high=1, low_open=True, note="1: off"),
+}
 # Files a command writes: checked (and their folder created) before the work that produces them.
 OUTPUT_FILES = ("output",)
 # Folders a command writes into.
 OUTPUT_DIRS = ("output_dir",)
 
 
+def check_range(name: str, value) -> None:
+    """``value`` of option ``name`` against its row of `RANGES` (no row: nothing to check)."""
+    allowed = RANGES.get(name)
+    if allowed is not None and not allowed.contains(value):
+        raise UserError(f"--{name} must be {allowed.describe()}, got {value}")
+
+
 def check_options(args) -> None:
     """Apply every rule whose field ``args`` (a dataclass) has."""
     names = {f.name for f in fields(args)} if is_dataclass(args) else set(vars(args))
-    for name in names:
+    for name in sorted(names):
         value = getattr(args, name, None)
         if value is None or isinstance(value, bool):
             continue
-        if isinstance(value, float) and math.isnan(value):
-            raise UserError(f"--{name} is NaN; give a number")
-        if name == "difficulty" and value not in DIFFICULTIES:
-            raise UserError(f"--difficulty must be 0..3, got {value}")
-        if name in POSITIVE and value < 1:
-            raise UserError(f"--{name} must be a positive integer, got {value}")
-        if name in NON_NEGATIVE and value < 0:
-            raise UserError(f"--{name} must be >= 0, got {value}")
+        if isinstance(value, (int, float)):
+            check_range(name, value)
+            if isinstance(value, float) and math.isnan(value):
+                raise UserError(f"--{name} is NaN; give a number")
         if name in OUTPUT_FILES:
             check_output_file(value, f"--{name}")
         if name in OUTPUT_DIRS:
@@ -79,24 +156,16 @@ def check_options(args) -> None:
 
 
 def check_sampling(args) -> None:
-    """Temperatures, top-k/top-p, discount: ranges that would otherwise give NaN or a silent greedy run."""
-    temperature = getattr(args, "temperature", None)
-    if temperature is not None and not (math.isfinite(temperature) and temperature >= 0):
-        raise UserError(f"--temperature must be >= 0 (0: greedy), got {temperature}")
-    if temperature == 0 and getattr(args, "do_sample", False):
+    """The sampling options' ranges, also for settings read from a saved model (`imitlm rewards`), and greedy decoding
+    asked to sample."""
+    for name in ("temperature", "top_p", "gamma", "q_temperature", "rollout_temperature"):
+        value = getattr(args, name, None)
+        if value is not None:
+            check_range(name, value)
+    if getattr(args, "temperature", None) == 0 and getattr(args, "do_sample", False):
         raise UserError(
             "--do_sample with --temperature 0 is greedy decoding; give a temperature > 0 or drop --do_sample"
         )
-    top_p = getattr(args, "top_p", None)
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"--top_p must be in (0, 1] (1: off), got {top_p}")
-    gamma = getattr(args, "gamma", None)
-    if gamma is not None and not 0 < gamma <= 1:
-        raise UserError(f"--gamma must be in (0, 1], got {gamma}")
-    for name in ("q_temperature", "rollout_temperature"):
-        value = getattr(args, name, None)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UserError(f"--{name} must be a number > 0, got {value}")
 
 
 def nearest_existing(path: Path) -> Path:

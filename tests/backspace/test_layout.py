@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imitlm.backspace.apply import apply_backspaces, apply_backspaces_batch
+from imitlm.backspace.apply import apply_backspaces
 from imitlm.backspace.layout import IGNORE_INDEX, bksp_illegal_states, build_inputs, make_layout
 
 from reference.backspace_ref import (
@@ -15,6 +15,7 @@ from reference.backspace_ref import (
     MODEL_KINDS,
     ORDINARY,
     PAD,
+    apply_backspaces_batch,
     layout_ref,
     prompt_boundary_ref,
     state_logits_ref,
@@ -52,7 +53,8 @@ def pad_batch(eps, extra=2):
 
 
 def test_worked_example():
-    # prompt P, actions a X <bksp> c EOS (DESIGN sec 1): states P, Pa, PaX, Pa, Pac, terminal
+    # prompt P, actions a X <bksp> c EOS (docs/design.md, "The MDP over sequences"):
+    # states P, Pa, PaX, Pa, Pac, terminal
     P, a, X, c = 5, 6, 7, 8
     seq = torch.tensor([[P, a, X, BKSP, c, EOS, PAD]])
     lay = build_inputs(seq, torch.tensor([1]), torch.tensor([6]), bksp_id=BKSP, eos_id=EOS, pad_id=PAD)

@@ -3,6 +3,8 @@
 import json
 import math
 
+import pytest
+
 from imitlm.benchmarking.runner import SECTIONS
 from imitlm.cli import main
 from imitlm.objectives import BASELINE
@@ -44,6 +46,7 @@ def check_summary(name, stats):
     assert stats["n"] == len(stats["values"]) >= 1, name
 
 
+@pytest.mark.slow
 def test_bench_quick_writes_every_ratio(tmp_path, capsys):
     output = tmp_path / "bench.json"
     # every section but the large-vocabulary one (a minute at vocabulary 128256): `test_large_vocab_rows` below
@@ -77,6 +80,7 @@ def test_bench_quick_writes_every_ratio(tmp_path, capsys):
     assert "train_step_ratio/sequencematch" in table and "generation_throughput_ratio" in table
 
 
+@pytest.mark.slow
 def test_large_vocab_rows(monkeypatch):
     """The large-vocabulary section's ratios (issue 14), at a small vocabulary so that it takes seconds; its memory
     children run in this process (`child` itself, without the seconds of a fresh interpreter's imports)."""

@@ -66,7 +66,7 @@ def test_unknown_config_key(cli, tmp_path):
     [
         (["--objective", "gail"], "unknown objective 'gail'"),
         (["--divergence", "wasserstein"], "unknown divergence"),
-        (["--learning_rate", "-0.1"], "learning_rate must be >= 0"),
+        (["--learning_rate", "-0.1"], "learning_rate must be a number > 0"),
         (["--mix_beta", "1.5"], "mix_beta must be in [0, 1]"),
         (["--noise_prob", "1.0"], "noise_prob must be in [0, 1)"),
         (["--gamma", "1.5"], "gamma must be in (0, 1]"),

@@ -8,10 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
 from imitlm.training.checkpoints import MARKER
+
+pytestmark = pytest.mark.slow  # real `imitlm train` processes
 
 ARGS = [
     "--model_config",

@@ -34,7 +34,7 @@ TRAIN_MISTAKES = [
     (["--resume_from_checkpoint", "last"], "no complete checkpoint to resume"),
     (["--model_config", '{"model_type": "no_such_model"}'], "bad model_config"),
     (["--seed", "-1"], "--seed must be >= 0"),
-    (["--learning_rate", "nan"], "learning_rate must be >= 0, got nan"),
+    (["--learning_rate", "nan"], "learning_rate must be a number > 0, got nan"),
     (["--logging_steps", "0"], "logging_steps"),
     (["--use_peft", "true", "--lora_target_modules", "no_such_layer"], "check --lora_target_modules"),
 ]

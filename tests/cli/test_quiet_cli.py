@@ -5,6 +5,8 @@ options in its first screen."""
 import subprocess
 import sys
 
+import pytest
+
 from imitlm.cli import main
 
 ARGS = [
@@ -26,6 +28,7 @@ def lines_a_user_reads(stderr: str) -> list[str]:
     return [p for p in pieces if p.strip() and "it/s]" not in p and "s/it]" not in p and "%|" not in p]
 
 
+@pytest.mark.slow
 def test_a_short_run_and_its_resume_print_no_library_noise(tmp_path):
     first = run("--output_dir", str(tmp_path), "--max_steps", "2")
     assert first.returncode == 0, first.stderr

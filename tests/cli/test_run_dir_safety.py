@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from imitlm.training.checkpoints import MARKER
 
 from cli.cli_support import BASE, MODEL, assert_user_error, write_jsonl
@@ -54,6 +56,7 @@ def test_failed_set_up_does_not_lock_the_directory(cli, tmp_path):
     assert (out / "imitlm_run.json").is_file()
 
 
+@pytest.mark.slow
 def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path):
     """A real SIGINT to a real `imitlm train` process once checkpoint-2 is complete (its own process, so no state
     left by earlier tests can swallow the signal; output to files, so a full pipe cannot stall it). The child gets

@@ -78,7 +78,7 @@ def test_space_file_errors(tmp_path):
 
 def test_values_the_config_refuses_are_caught_before_training():
     space = parse_space({"il_weight": {"type": "float", "low": 0.5, "high": 2.0}}, source="s.yaml")
-    with pytest.raises(UserError, match=r"s.yaml: il_weight=2.0 is refused: il_weight must be in \[0, 1\]"):
+    with pytest.raises(UserError, match=r"s.yaml: il_weight=2.0 is refused: --il_weight must be in \[0, 1\]"):
         check_space(space, {"model_config": {"model_type": "gpt2"}}, source="s.yaml")
 
 
@@ -156,6 +156,7 @@ def tiny_sweep(tmp_path, monkeypatch, metric, extra=()):
     return out, load_space(space), requested
 
 
+@pytest.mark.slow
 def test_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     # `--seed 5` is a train flag (not the sweep's --seeds): it overrides the recipe
     out, space, requested = tiny_sweep(tmp_path, monkeypatch, "accuracy_forced_0.1", extra=["--seed", "5"])
@@ -181,6 +182,7 @@ def test_tiny_sweep_end_to_end(tmp_path, monkeypatch):
     assert (out / "sweep.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_tiny_sweep_perplexity_over_two_seeds(tmp_path, monkeypatch):
     out, _, requested = tiny_sweep(tmp_path, monkeypatch, "perplexity", extra=["--seeds", "2", "--logging_steps", "2"])
     result = json.loads((out / "sweep.json").read_text())
@@ -193,6 +195,7 @@ def test_tiny_sweep_perplexity_over_two_seeds(tmp_path, monkeypatch):
     assert result["best"]["trial"] == best["trial"]
 
 
+@pytest.mark.slow
 def test_text_sweep_scores_perplexity_on_the_validation_file(tmp_path, monkeypatch):
     words = ["the cat sat on the mat", "a dog ran in the park", "the sun is warm today", "we read a good book"]
     train = tmp_path / "train.jsonl"
@@ -241,6 +244,7 @@ def test_sweep_user_errors_exit_2(tmp_path, capsys):
     assert done.value.code == 0
 
 
+@pytest.mark.slow
 def test_best_is_the_argmax_and_a_diverging_trial_fails_alone(tmp_path, monkeypatch):
     """run_sweep with training replaced by a known function of the parameters: distinct values, one divergence."""
     from imitlm.training.checkpoints import NonFiniteError

@@ -1,5 +1,5 @@
 """`imitlm.RewardFunction`: the learned reward as a TRL reward function. Values against the closed form of the
-telescoping sum (DESIGN sec 3), conversational rows through a chat template, user errors, and two real steps of
+telescoping sum (docs/design.md), conversational rows through a chat template, user errors, and two real steps of
 TRL's GRPOTrainer with it."""
 
 import pytest

@@ -1,5 +1,5 @@
 """`imitlm rewards`: per-token rewards and returns as JSON lines; at gamma = 1 the return telescopes to
-log-likelihood + V(s_0) (DESIGN sec 3), checked here through the CLI on a real (tiny) model."""
+log-likelihood + V(s_0) (docs/design.md), checked here through the CLI on a real (tiny) model."""
 
 import json
 

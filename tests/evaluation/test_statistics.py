@@ -132,6 +132,7 @@ def test_shape_errors():
         paired_bootstrap(np.zeros((2, 0)), np.zeros((2, 0)))
 
 
+@pytest.mark.slow
 def test_statistics_module_does_not_import_torch():
     code = "import sys, imitlm.evaluation.statistics; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

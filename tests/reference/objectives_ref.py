@@ -1,6 +1,6 @@
 """Slow, loop-based references for imitlm.objectives (one transition at a time, no gathers).
 
-Written from DESIGN sec 2-3 directly, with the divergences' formulas spelled out again (not
+Written from docs/design.md directly, with the divergences' formulas spelled out again (not
 imported), so they check the fast code rather than repeat it.
 """
 
@@ -57,7 +57,7 @@ def imitation_loss_ref(
     num_policy_tokens=None,
     max_slope=10.0,
 ):
-    """DESIGN sec 3 with python loops: one scalar per transition, sums divided by the counts."""
+    """The one objective (docs/design.md) with python loops: one scalar per transition, sums divided by the counts."""
     batch, seq_len, vocab = logits.shape
     sums = {k: 0.0 for k in ("logp_d", "phi_d", "val_d", "val_p", "r2_d", "r2_p")}
     n_d = n_p = 0

@@ -51,7 +51,7 @@ def test_unknown_yaml_key_is_error(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"learning_rate": -1.0}, "learning_rate must be >= 0"),
+        ({"learning_rate": -1.0}, "learning_rate must be a number > 0"),
         ({"mix_beta": 1.5}, "mix_beta must be in"),
         ({"noise_prob": 1.0}, "noise_prob must be in"),
         ({"gamma": 0.0}, "gamma must be in"),
@@ -124,9 +124,10 @@ def test_model_with_bksp_refuses_flash_attention(tmp_path):
     ],
 )
 def test_trainer_objective_spec(settings, divergence, td_weight, max_slope):
-    from imitlm.training.trainer import objective_spec
+    from imitlm.training.config import objective_settings
 
-    spec = objective_spec(config_from_dict({"model_config": {"model_type": "gpt2"}, "use_cpu": True, **settings}))
+    config = config_from_dict({"model_config": {"model_type": "gpt2"}, "use_cpu": True, **settings})
+    spec = objective_settings(config).spec
     assert (spec.phi.name, spec.td_weight, spec.phi.max_slope) == (divergence, td_weight, max_slope)
 
 

@@ -7,6 +7,8 @@ import pytest
 
 from training.helpers import launch
 
+pytestmark = pytest.mark.slow  # two processes under torchrun
+
 WORKER = str(Path(__file__).with_name("ddp_worker.py"))
 
 

@@ -17,6 +17,8 @@ from imitlm.cli import main
 
 from training.helpers import launch, tiny_config, tiny_setup
 
+pytestmark = pytest.mark.slow  # FSDP / DeepSpeed runs under torchrun (and their shared fixtures)
+
 pytest.importorskip("deepspeed")  # part of the dev extra; an install without it skips these
 HERE = Path(__file__).parent
 WORKER, CLI = str(HERE / "sharded_worker.py"), str(HERE / "sharded_cli.py")

@@ -46,7 +46,7 @@ def test_batch_equals_accumulation(tmp_path, preset):
 
 
 def test_iqlearn_without_td_term_is_mle(tmp_path):
-    """DESIGN sec 3: chi2, offline, c = 0 is MLE exactly, so the trained weights agree."""
+    """chi2, offline, c = 0 is MLE exactly (docs/design.md, "Identities the tests prove"): same trained weights."""
     model_mle, logs_mle = run(tmp_path, "mle", 8, 1)
     model_iq, logs_iq = run(tmp_path, "iqlearn", 8, 1, td_weight=0.0, gamma=0.9)
     for row_a, row_b in zip(logs_mle, logs_iq):

@@ -1,4 +1,4 @@
-"""Noise augmentation: teach `<bksp>` from data by inserting "noise token, <bksp>" pairs (DESIGN sec 5).
+"""Noise augmentation: teach `<bksp>` from data by inserting "noise token, <bksp>" pairs (docs/design.md).
 
 Data alone never shows a mistake. With probability ``noise_prob`` before each completion token
 we insert a noise token followed by `<bksp>`; the noise token is not a training target (it is an
@@ -61,6 +61,7 @@ def augment_with_noise(
 
     ``apply_backspaces(actions, bksp_id) == completion`` always holds.
     """
+    # any probability here (tests force noise with 1); the --noise_prob option refuses 1 (`validation.RANGES`)
     if not 0.0 <= noise_prob <= 1.0:
         raise ValueError(f"noise_prob must be in [0, 1], got {noise_prob}")
     if sampler is None:

@@ -1,4 +1,4 @@
-"""The `<bksp>` layout: one causal forward pass gives the logits of every state (DESIGN sec 4).
+"""The `<bksp>` layout: one causal forward pass gives the logits of every state (docs/design.md).
 
 A sequence of actions with backspaces is laid out so that an ordinary causal LM, fed
 `input_ids`, `position_ids` and a custom 4D additive `attention_mask`, produces at position t
@@ -84,8 +84,9 @@ def _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt) -
 def bksp_illegal_states(sequences, prompt_lengths, lengths, *, bksp_id: int | None) -> torch.Tensor:
     """(B, T) bool: True at the positions whose state is exactly the prompt (state length == prompt length).
 
-    There a `<bksp>` would delete a prompt token, so it is not a legal action (DESIGN sec 1); generation masks its
-    logit to -inf there and training must too (:func:`imitlm.objectives.mask_illegal_bksp`). Pads are False.
+    There a `<bksp>` would delete a prompt token, so it is not a legal action (docs/design.md, "The MDP over
+    sequences"); generation masks its logit to -inf there and training must too
+    (:func:`imitlm.objectives.mask_illegal_bksp`). Pads are False.
 
     Example, prompt ``P`` (1 token), actions ``a <bksp> b X`` (``bksp_id = 9``)::
 
@@ -134,13 +135,13 @@ def build_inputs(
     dtype: torch.dtype = torch.float32,
     noise_mask: torch.Tensor | None = None,
 ) -> Layout:
-    """Lay out prompt + actions (with `<bksp>`) for one causal forward (DESIGN sec 4).
+    """Lay out prompt + actions (with `<bksp>`) for one causal forward (docs/design.md, "The `<bksp>` layout").
 
     Args:
         sequences: (B, T) long, prompt tokens then action ids, right-padded with ``pad_id``.
         prompt_lengths: (B,) long, at least 1.
         lengths: (B,) long, prompt + actions count.
-        noise_mask: optional (B, T) bool, True at action positions holding noise tokens (sec 5);
+        noise_mask: optional (B, T) bool, True at action positions holding noise tokens;
             the position predicting a noise token is not a target.
 
     Worked example, prompt ``P`` (id 1), actions ``a X <bksp> c EOS`` (ids 2 3 9 4 0)::
@@ -157,17 +158,40 @@ def build_inputs(
     if sequences.dim() != 2:
         raise ValueError(f"sequences must be (B, T), got {tuple(sequences.shape)}")
     device = sequences.device
-    B, T = sequences.shape
     prompt_lengths = torch.as_tensor(prompt_lengths, device=device, dtype=torch.long)
     lengths = torch.as_tensor(lengths, device=device, dtype=torch.long)
+    valid, is_bksp, depth, bksp_illegal = _checked_depths(sequences, prompt_lengths, lengths, bksp_id)
+    next_same, source = _stack_order(depth, is_bksp)
+    input_ids = sequences.gather(1, source).masked_fill(~valid, pad_id)
+    position_ids = (depth - 1).masked_fill(~valid, 0)
+    attention_mask = _stack_mask(valid, is_bksp, next_same, lengths, dtype)
 
-    ar = torch.arange(T, device=device)
+    targets, target_mask, done, next_index = action_targets(
+        sequences, prompt_lengths, lengths, eos_id=eos_id, pad_id=pad_id, noise_mask=noise_mask
+    )
+    return Layout(
+        input_ids=input_ids,
+        position_ids=position_ids,
+        attention_mask=attention_mask,
+        targets=targets,
+        target_mask=target_mask,
+        done=done,
+        next_index=next_index,
+        bksp_illegal=bksp_illegal,
+    )
+
+
+def _checked_depths(sequences, prompt_lengths, lengths, bksp_id: int):
+    """``(valid, is_bksp, depth, bksp_illegal)``, each (B, T), after refusing rows a `<bksp>` would empty into the
+    prompt. ``depth`` d_t is the stack size after step t (tokens push, `<bksp>` pops); pads get unique depths above
+    every real one, so that they form singleton groups in :func:`_stack_order`."""
+    B, T = sequences.shape
+    ar = torch.arange(T, device=sequences.device)
     valid = ar[None, :] < lengths[:, None]  # (B, T)
     in_prompt = ar[None, :] < prompt_lengths[:, None]  # (B, T)
     is_bksp_token = sequences == bksp_id
     is_bksp = is_bksp_token & valid  # (B, T)
 
-    # depth d_t: stack size after step t (prompt tokens and ordinary actions push)
     step = torch.where(is_bksp, -1, 1).masked_fill(~valid, 0)
     depth = step.cumsum(1)  # (B, T)
     bksp_in_prompt = is_bksp_token & in_prompt
@@ -183,55 +207,49 @@ def build_inputs(
     )
     if invalid:
         _raise_invalid(prompt_lengths, lengths, T, bksp_in_prompt, deletes_prompt)
-    # pads get unique depths of their own so that they form singleton groups below
     depth = torch.where(valid, depth, T + 1 + ar[None, :])
+    return valid, is_bksp, depth, bksp_illegal
 
+
+def _stack_order(depth, is_bksp):
+    """``(next_same, source)``, (B, T): the next position of equal depth (T if none), and the position whose token is
+    fed at t (itself for a token; for a `<bksp>`, the last ordinary token at depth d_t before t)."""
+    B, T = depth.shape
+    ar = torch.arange(T, device=depth.device)
     # Sort positions by (depth, position): groups of equal depth, in time order.
     key = depth * (T + 1) + ar[None, :]  # (B, T) unique per row
     order = key.argsort(dim=1)  # (B, T)
     sorted_depth = depth.gather(1, order)
-    # next_same[s]: next position with the same depth, T if none
     nxt_pos = torch.cat([order[:, 1:], order.new_full((B, 1), T)], 1)
     nxt_depth = torch.cat([sorted_depth[:, 1:], sorted_depth.new_full((B, 1), -1)], 1)
     next_same_sorted = torch.where(nxt_depth == sorted_depth, nxt_pos, T)
     next_same = torch.empty_like(next_same_sorted).scatter_(1, order, next_same_sorted)  # (B, T)
-    # source[t]: last ordinary token at depth d_t up to t (each depth group starts with a token,
-    # and key grows with depth, so a running max never leaks across groups)
+    # each depth group starts with a token, and key grows with depth, so a running max never leaks across groups
     is_token_sorted = (~is_bksp).gather(1, order)
     tok_key = torch.where(is_token_sorted, sorted_depth * (T + 1) + order, -1)
     src_sorted = torch.cummax(tok_key, 1).values % (T + 1)
     source = torch.empty_like(src_sorted).scatter_(1, order, src_sorted)  # (B, T)
+    return next_same, source
 
-    input_ids = sequences.gather(1, source).masked_fill(~valid, pad_id)
-    position_ids = (depth - 1).masked_fill(~valid, 0)
 
-    # allowed[t, s]: s in the stack after step t  <=>  s <= t < end[s], where end[s] is
-    # - s + 1 if action s + 1 is a <bksp> (the depth drops below d_s until it next equals d_s,
-    #   and then s has been replaced: s is never seen again);
-    # - else the next position with depth d_s (or the row's length): the depth stays above d_s.
-    # Pads get end[s] = s + 1 and valid keys end by the row's length, so a pad sees only itself.
+def _stack_mask(valid, is_bksp, next_same, lengths, dtype: torch.dtype) -> torch.Tensor:
+    """The additive (B, 1, T, T) mask: 0 where position s is in the stack after step t, finfo(dtype).min elsewhere.
+
+    allowed[t, s]  <=>  s <= t < end[s], where end[s] is
+    - s + 1 if action s + 1 is a <bksp> (the depth drops below d_s until it next equals d_s, and then s has been
+      replaced: s is never seen again);
+    - else the next position with depth d_s (or the row's length): the depth stays above d_s.
+    Pads get end[s] = s + 1 and valid keys end by the row's length, so a pad sees only itself.
+    """
+    B, T = valid.shape
+    ar = torch.arange(T, device=valid.device)
     bksp_next = torch.cat([is_bksp[:, 1:], is_bksp.new_zeros((B, 1))], 1)  # action s + 1 is <bksp>
     end = torch.where(bksp_next, ar[None, :] + 1, torch.minimum(next_same, lengths[:, None]))
     end = torch.where(valid, end, ar[None, :] + 1)  # (B, T)
-    causal = torch.ones((T, T), dtype=torch.bool, device=device).tril_()  # [t, s]: s <= t
+    causal = torch.ones((T, T), dtype=torch.bool, device=valid.device).tril_()  # [t, s]: s <= t
     allowed = (ar[None, :, None] < end[:, None, :]) & causal  # (B, T, T)
-    min_value = torch.finfo(dtype).min
-    zero = torch.zeros((), dtype=dtype, device=device)
-    attention_mask = torch.where(allowed, zero, min_value)[:, None]  # (B, 1, T, T)
-
-    targets, target_mask, done, next_index = action_targets(
-        sequences, prompt_lengths, lengths, eos_id=eos_id, pad_id=pad_id, noise_mask=noise_mask
-    )
-    return Layout(
-        input_ids=input_ids,
-        position_ids=position_ids,
-        attention_mask=attention_mask,
-        targets=targets,
-        target_mask=target_mask,
-        done=done,
-        next_index=next_index,
-        bksp_illegal=bksp_illegal,
-    )
+    zero = torch.zeros((), dtype=dtype, device=valid.device)
+    return torch.where(allowed, zero, torch.finfo(dtype).min)[:, None]  # (B, 1, T, T)
 
 
 def make_layout(

@@ -1,4 +1,4 @@
-"""Adding the `<bksp>` token to a tokenizer and a model (DESIGN sec 4, first paragraph).
+"""Adding the `<bksp>` token to a tokenizer and a model (docs/design.md, "The `<bksp>` layout").
 
 - the tokenizer gains ``<bksp>`` as an extra special token, without clobbering existing ones
   (transformers 5 renamed ``additional_special_tokens`` to ``extra_special_tokens``);

@@ -34,7 +34,7 @@ def run_bench(
 ) -> dict:
     """Run the benchmark; returns the result dict (also written to `output` if given) and prints a table.
     ``model``: the real-model sections on that pretrained model (`real_model`) instead of the tiny-model ones."""
-    from imitlm.benchmarking.generation import bench_generation
+    from imitlm.benchmarking.generation_throughput import bench_generation
     from imitlm.benchmarking.large_vocab import bench_large_vocab
     from imitlm.benchmarking.memory import bench_memory
     from imitlm.benchmarking.online import bench_online

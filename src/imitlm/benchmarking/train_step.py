@@ -28,10 +28,11 @@ from imitlm.models import model_dtype
 from imitlm.objectives import BASELINE, PRESETS, ObjectiveSpec, get_preset, preset_names
 from imitlm.rollout.buffer import ReplayBuffer
 from imitlm.training.collator import ImitationCollator
+from imitlm.training.config import objective_settings
 from imitlm.training.loss_step import imitation_forward
 
-PRESETS = (BASELINE,) + tuple(name for name in PRESETS if name != BASELINE)  # every ratio is against the baseline
-GOALS = {name: "<= 1.05" for name in PRESETS[1:]}
+BASELINE_FIRST = (BASELINE,) + tuple(name for name in PRESETS if name != BASELINE)  # ratios are against it
+GOALS = {name: "<= 1.05" for name in BASELINE_FIRST[1:]}
 FULL = preset_names(online=True, backspace=True)[0]  # SequenceMatch: <bksp>, noise and rollouts
 SAME_ROWS = f"{FULL}_same_data_rows"  # its step with all data rows plus as many policy rows
 POLICY_BKSP_RATE = 0.02  # share of `<bksp>` in the pre-filled rollouts of backspace presets
@@ -107,11 +108,12 @@ def make_case(
     """The batch a preset's training step sees: `batch_size` collated data rows (+ `policy_rows` replay rows if
     online)."""
     preset = get_preset(preset_name)
+    objective = objective_settings(preset_name)  # the preset's own settings, as `imitlm train` resolves them
     bksp_id = settings.bksp_id if preset.backspace else None
     collator = ImitationCollator(
         pad_id=PAD_ID,
         bksp_id=bksp_id,
-        noise_prob=preset.noise_prob if preset.backspace else 0.0,
+        noise_prob=objective.noise_prob,
         noise_token_ids=list(range(FIRST_ORDINARY, settings.bksp_id)),
         seed=settings.seed,
         eos_id=EOS_ID,
@@ -127,7 +129,7 @@ def make_case(
         name=name or preset_name,
         batch={k: v.to(device) for k, v in batch.items()},
         counts=counts.to(device),
-        spec=preset.objective_spec(),
+        spec=objective.spec,
         bksp_id=bksp_id,
         tokens=int(batch["lengths"].sum()),
     )
@@ -184,7 +186,7 @@ def measure_cell(
     length: int,
     device: torch.device,
     repeats: int,
-    presets=PRESETS,
+    presets=BASELINE_FIRST,
     reference: bool = False,
 ) -> dict:
     """Seconds per token of each preset's step (interleaved, `repeats` rounds after warm-up).
@@ -234,14 +236,14 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ratios, measurements = {}, {}
     B, T = settings.train_batch, settings.train_length
-    log(f"[bench] train step: {len(PRESETS)} presets, batch {B} x length {T}, {settings.repeats} repeats")
+    log(f"[bench] train step: {len(BASELINE_FIRST)} presets, batch {B} x length {T}, {settings.repeats} repeats")
     main = measure_cell(model, optimizer, settings, B, T, device, settings.repeats, reference=True)
-    for name, values in ratios_against_mle(main, PRESETS[1:] + (SAME_ROWS,)).items():
+    for name, values in ratios_against_mle(main, BASELINE_FIRST[1:] + (SAME_ROWS,)).items():
         ratios[f"train_step_ratio/{name}"] = summary(values, GOALS.get(name))
     ratios["train_step_ratio/mle_over_hf_labels_loss"] = summary(
         [m / h for m, h in zip(main[BASELINE], main["hf_labels_loss"])]
     )
-    for name in PRESETS + (SAME_ROWS,):
+    for name in BASELINE_FIRST + (SAME_ROWS,):
         measurements[f"train_step/us_per_token/{name}"] = summary([1e6 * v for v in main[name]])
         share = [lay / step for lay, step in zip(main[f"layout_seconds/{name}"], main[name])]
         measurements[f"train_step/layout_share/{name}"] = summary(share)
@@ -253,7 +255,7 @@ def bench_train_steps(settings: BenchSettings, device: torch.device, log=print) 
         else:
             log(f"[bench] train step scaling: batch {b} x length {t}, {settings.grid_repeats} repeats")
             per_token = measure_cell(model, optimizer, settings, b, t, device, settings.grid_repeats)
-        for name, values in ratios_against_mle(per_token, PRESETS[1:]).items():
+        for name, values in ratios_against_mle(per_token, BASELINE_FIRST[1:]).items():
             ratios[f"scaling/train_step_ratio/{name}/{cell}"] = summary(values)
         measurements[f"scaling/train_step_us_per_token/{BASELINE}/{cell}"] = summary(
             [1e6 * v for v in per_token[BASELINE]]

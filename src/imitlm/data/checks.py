@@ -27,7 +27,8 @@ def check_prompt_lengths(prompt_lengths: list[int], limit: int | None) -> None:
 
 
 def check_backspace_rows(dataset, bksp_id: int, source: str = "training data") -> None:
-    """A `<bksp>` may only delete completion tokens (DESIGN sec 1): reject rows where it would reach the prompt."""
+    """A `<bksp>` may only delete completion tokens (docs/design.md, "The MDP over sequences"): reject rows where it
+    would reach the prompt."""
     for index, row in enumerate(dataset):
         if bksp_id in row["prompt_ids"]:
             raise UserError(f"{source}: row {index} has <bksp> in its prompt; backspaces belong in completions only")

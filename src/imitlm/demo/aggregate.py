@@ -28,7 +28,8 @@ OTHERS = (
 PAIRED_OTHERS = ("perplexity", "self_bleu", "distinct_2")  # differences against the baseline reported for these
 
 
-def finite(values) -> list[float]:
+def finite_values(values) -> list[float]:
+    """The finite numbers of ``values`` as floats (None, NaN and infinities left out)."""
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
@@ -36,7 +37,7 @@ def summarise_method(runs: list[dict], names=ACCURACIES + OTHERS) -> dict:
     """One method's seeds -> ``{metric: {"mean", "ci95", "values"}}`` (metrics absent or never finite: omitted)."""
     summary = {}
     for name in names:
-        values = finite(run.get(name) for run in runs)
+        values = finite_values(run.get(name) for run in runs)
         if values:
             summary[name] = mean_ci(values)
     return summary
@@ -53,7 +54,7 @@ def differences(
         out[name] = paired_bootstrap(a, b, num_resamples=num_resamples)
     for name in paired:
         pairs = [(run.get(name), base.get(name)) for run, base in zip(runs, baseline)]
-        deltas = finite(x - y for x, y in pairs if x is not None and y is not None)
+        deltas = finite_values(x - y for x, y in pairs if x is not None and y is not None)
         if deltas:
             stats = mean_ci(deltas)
             out[name] = {"difference": stats["mean"], "ci95": stats["ci95"], "values": stats["values"]}

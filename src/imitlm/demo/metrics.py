@@ -1,4 +1,4 @@
-"""The demo's measurements of one trained model on held-out arithmetic questions (DESIGN sec 7)."""
+"""The demo's measurements of one trained model on held-out arithmetic questions (docs/design.md, "Evaluation")."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`imitlm demo`: the papers' comparisons at small scale on the built-in default (arithmetic, tiny GPT-2, CPU).
 
 One MLE base model is trained from scratch; each preset then continues from it for the same number of steps,
-and every model is evaluated on the same held-out test questions (DESIGN sec 7). Results go to
+and every model is evaluated on the same held-out test questions (docs/design.md, "Evaluation"). Results go to
 `results.json` (one row per method), `report.md` and PNG plots.
 """
 
@@ -23,6 +23,7 @@ from imitlm.demo.metrics import evaluate_method
 from imitlm.demo.settings import DEFAULT, FULL, QUICK, DemoSettings, PhaseSettings, base_config, preset_config
 from imitlm.objectives import BASELINE, PRESETS, get_preset
 from imitlm.reporting.report import write_report
+from imitlm.training.config import objective_settings
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
 
@@ -37,7 +38,8 @@ def train_timed(config_dict: dict) -> dict:
     return {"train_seconds": seconds, "rollout_seconds": trainer.rollout_seconds_total, "history": history}
 
 
-def machine_description() -> str:
+def machine_line() -> str:
+    """The machine in one line for results.json (the bench: `benchmarking.common.machine_description`)."""
     threads = torch.get_num_threads()
     return f"{platform.machine()} {platform.processor() or ''} {threads} threads, torch {torch.__version__}".strip()
 
@@ -53,6 +55,12 @@ def trained_row(preset: str, seed: int, config_dict: dict, score) -> dict:
         "rollout_seconds": round(timing["rollout_seconds"], 2),
         "history": timing["history"],
     }
+
+
+def objective_table(settings, out: Path, config_of) -> dict[str, dict]:
+    """Each preset's effective objective settings in this demo, from its recipe ``config_of(settings, out, preset)``
+    (`training.config.objective_settings`, the rule `imitlm train` applies)."""
+    return {preset: objective_settings(config_of(settings, out, preset)).as_dict() for preset in PRESETS}
 
 
 def run_one(settings: DemoSettings, out: Path, preset: str, seed: int) -> dict:
@@ -110,8 +118,9 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo", full: bool = Fa
         row.update({f"toy/{k}": v for k, v in toy.get(row["method"], {}).items()})
     results = {
         "command": "imitlm demo" + (" --quick" if quick else " --full" if full else ""),
-        "machine": machine_description(),
+        "machine": machine_line(),
         "settings": asdict(settings),
+        "objective_settings": objective_table(settings, out, preset_config),
         "num_seeds": len(settings.seeds),
         "seeds_note": "one MLE base model (seed 0) shared by every method; each method's imitation phase runs once per "
         "seed (data order, noise, rollouts differ); intervals are over those seeds, and differences against the "

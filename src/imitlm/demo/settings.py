@@ -35,8 +35,7 @@ class DemoSettings(PhaseSettings):
     model_config: dict = field(default_factory=lambda: dict(TINY_GPT2))
 
 
-# Sized to the 20-minute budget on 2 CPU cores: 2,500 base steps and 400 per preset took about 32 minutes on this
-# project's machine (2026-12-02), so both phases were cut (docs/demo/results.json records the time of the run).
+# Sized to fit `make demo` in 20 minutes on 2 CPU cores (the time of a run: `total_seconds` in docs/demo/results.json).
 DEFAULT = DemoSettings(
     base_steps=2000,
     preset_steps=250,

@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from imitlm.demo.aggregate import summarise
-from imitlm.demo.run import _one_thread, machine_description, run_all, train_timed, trained_row
+from imitlm.demo.run import _one_thread, machine_line, objective_table, run_all, train_timed, trained_row
 from imitlm.demo.text_settings import (
     DEFAULT,
     QUICK,
@@ -183,9 +183,10 @@ def run_text_demo(quick: bool = False, output_dir: str = "runs/demo-text") -> di
     human = diversity(list(references["completion"]))
     results = {
         "command": "imitlm demo --task text" + (" --quick" if quick else ""),
-        "machine": machine_description(),
+        "machine": machine_line(),
         "settings": asdict(settings),
         "preset_overrides": TEXT_OVERRIDES,
+        "objective_settings": objective_table(settings, out, preset_config),
         "corpus": corpus,
         "num_seeds": len(settings.seeds),
         "seeds_note": "one MLE base model (seed 0) shared by every method; each method's imitation phase runs once "

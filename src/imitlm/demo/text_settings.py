@@ -42,8 +42,8 @@ class TextDemoSettings(PhaseSettings):
     model_config: dict = field(default_factory=lambda: dict(TEXT_GPT2))
 
 
-# Sized for the 20-minute budget on 2 CPU cores: the default run took 935 s and, with today's defaults, 630 s on this
-# project's idle machine (2026-12-02). 400 steps of 32 rows are about 8 passes over lee's 1,676 training rows.
+# Sized to fit 20 minutes on 2 CPU cores (`total_seconds` in docs/results/text_demo/results.json); 400 base steps of
+# 32 rows are about 8 passes over lee's 1,676 training rows.
 DEFAULT = TextDemoSettings(base_steps=400, preset_steps=100, feature_steps=400, num_test_prompts=None)
 QUICK = TextDemoSettings(
     base_steps=10,
@@ -92,9 +92,9 @@ def feature_config(settings: TextDemoSettings, output_dir: Path) -> dict:
     return text_from_scratch(settings, output_dir / "features", settings.feature_steps, seed=settings.feature_seed)
 
 
-# Chosen on the corpus's validation split (docs/results_text.md, round 1): with arithmetic's noise 0.2 and c = 25
-# SequenceMatch lost 0.27 MAUVE against MLE there; noise 0.05 with c = 2.5 matched MLE (+0.016). `mle_bksp`, its
-# BC counterpart, gets the same noise so that the pair differs only in the imitation term.
+# Prose takes less noise and a smaller c than arithmetic: the settings that matched MLE's MAUVE on the validation
+# split (docs/results_text.md, "Round 1"); `mle_bksp` gets the same noise, so the pair differs only in the
+# imitation term.
 TEXT_OVERRIDES = {
     name: {"noise_prob": 0.05, **({"td_weight": 2.5} if PRESETS[name].use_il else {})}
     for name in preset_names(backspace=True)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-
 import datasets
 
 from imitlm.errors import UserError
 from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import accuracy, perplexity
 from imitlm.evaluation.scoring import teacher_forced
+
+# evaluation/rewards.py imports the JSON helper from here under its former name; `imitlm.jsonfiles` is its home
+from imitlm.jsonfiles import json_safe as finite  # noqa: F401
 from imitlm.models import bksp_id_of
 from imitlm.objectives import log_policy_of
 from imitlm.tasks import arithmetic_rows
@@ -85,28 +84,3 @@ def evaluate(
         "finished_rate": sum(s.finished for s in samples) / max(len(samples), 1),
         "samples": [{"prompt": s.prompt, "text": s.text, "reference": r} for s, r in zip(samples[:20], references)],
     }
-
-
-def write_json(result: dict, path: str | Path) -> None:
-    """Atomically (a temporary file renamed); strict JSON: a NaN is written as null, never as invalid `NaN`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        tmp.write_text(json.dumps(finite(result), indent=1, allow_nan=False))
-        tmp.replace(path)
-    except OSError as error:
-        raise UserError(f"could not write {path}: {error.strerror or error}; choose another --output") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def finite(value):
-    """``value`` with every non-finite float replaced by None (JSON has no NaN or infinity)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(item) for item in value]
-    return value

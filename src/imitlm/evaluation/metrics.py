@@ -1,4 +1,4 @@
-"""Evaluation metrics (DESIGN sec 7): accuracy, diversity (distinct-n, Self-BLEU), perplexity."""
+"""Evaluation metrics (docs/design.md, "Evaluation"): accuracy, diversity (distinct-n, Self-BLEU), perplexity."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ ALPHABET = string.ascii_letters + string.digits + " ,.?+-"
 
 
 def _import_arithmetic_module():
-    """mathematics_dataset 1.0.1 imports `base_solution_linear` from a path sympy >= 1.6 moved (DESIGN sec 8)."""
+    """mathematics_dataset 1.0.1 imports `base_solution_linear` from a path sympy >= 1.6 moved."""
     diophantine = importlib.import_module("sympy.solvers.diophantine.diophantine")
     package = importlib.import_module("sympy.solvers.diophantine")
     if not hasattr(package, "base_solution_linear"):
@@ -100,7 +100,7 @@ def digit_token_ids(token_strings: list[str]) -> list[int]:
 
 
 def wrong_digit_sampler(token_strings: list[str]):
-    """Ground-truth noise for `<bksp>` augmentation: a plausible wrong digit (DESIGN sec 5).
+    """Ground-truth noise for `<bksp>` augmentation: a plausible wrong digit (docs/design.md, "Noise augmentation").
 
     Returns `sampler(prefix_ids, true_token_id, generator) -> token_id` choosing a digit/letter token
     other than the true one.

@@ -1,4 +1,6 @@
-"""Collator: tokenised rows -> padded prompt + action batches, with `<bksp>` noise augmentation (DESIGN sec 5)."""
+"""Collator: tokenised rows -> padded prompt + action batches, with `<bksp>` noise augmentation.
+
+docs/design.md, "Noise augmentation"."""
 
 from __future__ import annotations
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import TrainingArguments
 
 from imitlm.errors import UserError
-from imitlm.objectives import BASELINE, DIVERGENCES, PRESETS
+from imitlm.objectives import BASELINE, DIVERGENCES, PRESETS, ObjectiveSpec, get_preset, preset_names
 from imitlm.validation import check_options
 
 OBJECTIVES = tuple(PRESETS)
@@ -25,7 +26,7 @@ TASKS = ("arithmetic", "text")
 NOISE_TYPES = ("random", "task")
 CHUNKED_LOSS_MIN_VOCAB = 16384  # --chunked_loss defaults to on from this vocabulary size
 CHUNK_HELP = "a chunk of positions at a time (logits recomputed per chunk in the backward pass)"
-MASK_ATTENTION = ("sdpa", "eager", "flex_attention")  # kernels that apply an arbitrary 4D mask (DESIGN sec 4)
+MASK_ATTENTION = ("sdpa", "eager", "flex_attention")  # kernels that take an arbitrary 4D mask (docs/design.md)
 
 
 def check_attention(attn_implementation: str, backspace: bool) -> None:
@@ -47,164 +48,257 @@ def check_attention(attn_implementation: str, backspace: bool) -> None:
 
 @dataclass
 class ImitConfig(TrainingArguments):
-    """Training configuration for `imitlm train` (all of `transformers.TrainingArguments`, plus these)."""
+    """Training configuration for `imitlm train` (all of `transformers.TrainingArguments`, plus these).
+
+    Each field's metadata says, beside its definition, what the help and the checks derive from it: ``help``;
+    ``group``, its section of `imitlm train --help` (`HELP_TITLES`); ``preset: True``, a value that replaces the
+    preset's (None: the preset's; `PRESET_FIELDS`); ``read_when``, the condition under which a run reads it
+    (`READ_WHEN`: set but unread, it is named in a warning). Number ranges live in `validation.RANGES`, by name, as
+    every command shares them.
+    """
 
     # --- model -------------------------------------------------------------------------------
     model_name_or_path: str | None = field(
         default=None,
         metadata={
+            "group": "model",
             "help": "Pretrained model: a Hugging Face hub name, a local directory (loaded with from_pretrained), a "
             "GGUF file (x.gguf), or a built-in offline name (smollm2-135m). Leave empty to train from scratch with "
-            "`model_config`."
+            "`model_config`.",
         },
     )
     gguf_file: str | None = field(
         default=None,
-        metadata={"help": "A GGUF file inside the --model_name_or_path directory (converted once and cached)."},
+        metadata={
+            "group": "model",
+            "help": "A GGUF file inside the --model_name_or_path directory (converted once and cached).",
+        },
     )
     model_config: dict[str, Any] | None = field(
         default=None,
         metadata={
+            "group": "model",
             "help": "Model architecture for training from scratch, e.g. {model_type: gpt2, n_layer: 2, n_embd: 64} "
-            "(any transformers causal-LM family: gpt2, llama, qwen2, ...). Set in YAML."
+            "(any transformers causal-LM family: gpt2, llama, qwen2, ...). Set in YAML.",
         },
     )
     tokenizer_name_or_path: str | None = field(
         default=None,
         metadata={
+            "group": "model",
             "help": "Tokenizer (hub name or directory, or `bpe` / `bpe:VOCAB_SIZE`: a byte-level BPE trained on the "
             "training data). Default: the model's own, or the task's character-level tokenizer when training from "
-            "scratch."
+            "scratch.",
         },
     )
     attn_implementation: str = field(
         default="sdpa",
         metadata={
+            "group": "model",
             "help": "Attention kernel: sdpa, eager or flex_attention. With <bksp> (mle_bksp, sequencematch, or a "
-            "model that has the token) flash-attention kernels are refused: they ignore the layout's 4D mask."
+            "model that has the token) flash-attention kernels are refused: they ignore the layout's 4D mask.",
         },
     )
-    use_peft: bool = field(default=False, metadata={"help": "Train LoRA adapters (peft) instead of all weights."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
+    use_peft: bool = field(
+        default=False, metadata={"group": "model", "help": "Train LoRA adapters (peft) instead of all weights."}
+    )
+    lora_r: int = field(default=16, metadata={"group": "model", "read_when": "peft", "help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"group": "model", "read_when": "peft", "help": "LoRA scaling alpha."})
+    lora_dropout: float = field(default=0.05, metadata={"group": "model", "read_when": "peft", "help": "LoRA dropout."})
     lora_target_modules: list[str] | None = field(
-        default=None, metadata={"help": "Modules to adapt (default: peft's choice for the architecture)."}
+        default=None,
+        metadata={
+            "group": "model",
+            "read_when": "peft",
+            "help": "Modules to adapt (default: peft's choice for the architecture).",
+        },
     )
     # --- data --------------------------------------------------------------------------------
-    task: str = field(default="arithmetic", metadata={"help": f"Task: one of {', '.join(TASKS)}."})
+    task: str = field(default="arithmetic", metadata={"group": "data", "help": f"Task: one of {', '.join(TASKS)}."})
     dataset_name: str | None = field(
         default=None,
         metadata={
+            "group": "data",
             "help": "For --task text: a Hugging Face dataset name or a local jsonl/csv/parquet file or folder with "
-            "`text`, `prompt`/`completion` or chat `messages` columns."
+            "`text`, `prompt`/`completion` or chat `messages` columns.",
         },
     )
-    dataset_config: str | None = field(default=None, metadata={"help": "Dataset configuration name (hub datasets)."})
-    dataset_train_split: str = field(default="train", metadata={"help": "Split used for training."})
-    dataset_test_split: str | None = field(default=None, metadata={"help": "Split used for evaluation, if any."})
-    num_train_examples: int = field(default=20000, metadata={"help": "Arithmetic: number of training questions."})
-    num_eval_examples: int = field(default=200, metadata={"help": "Arithmetic: number of validation questions."})
+    dataset_config: str | None = field(
+        default=None, metadata={"group": "data", "help": "Dataset configuration name (hub datasets)."}
+    )
+    dataset_train_split: str = field(default="train", metadata={"group": "data", "help": "Split used for training."})
+    dataset_test_split: str | None = field(
+        default=None, metadata={"group": "data", "help": "Split used for evaluation, if any."}
+    )
+    num_train_examples: int = field(
+        default=20000,
+        metadata={"group": "data", "read_when": "arithmetic", "help": "Arithmetic: number of training questions."},
+    )
+    num_eval_examples: int = field(
+        default=200,
+        metadata={"group": "data", "read_when": "arithmetic", "help": "Arithmetic: number of validation questions."},
+    )
     difficulty: int = field(
         default=1,
-        metadata={"help": "Arithmetic difficulty 0 (short numbers) .. 3 (mathematics_dataset training range)."},
+        metadata={
+            "group": "data",
+            "read_when": "arithmetic",
+            "help": "Arithmetic difficulty 0 (short numbers) .. 3 (mathematics_dataset training range).",
+        },
     )
-    task_seed: int = field(default=0, metadata={"help": "Seed of the task's question generator."})
+    task_seed: int = field(
+        default=0,
+        metadata={"group": "data", "read_when": "arithmetic", "help": "Seed of the task's question generator."},
+    )
     max_length: int = field(
-        default=128, metadata={"help": "Maximum tokens of prompt + completion; longer rows are dropped."}
+        default=128,
+        metadata={"group": "data", "help": "Maximum tokens of prompt + completion; longer rows are dropped."},
     )
-    # --- objective (DESIGN sec 3) -----------------------------------------------------------
-    objective: str = field(default=BASELINE, metadata={"help": f"Preset: one of {', '.join(OBJECTIVES)}."})
+    # --- objective (docs/design.md, "The one objective") ----------------------------------------
+    objective: str = field(
+        default=BASELINE, metadata={"group": "objective", "help": f"Preset: one of {', '.join(OBJECTIVES)}."}
+    )
     divergence: str | None = field(
         default=None,
         metadata={
+            "group": "objective",
+            "read_when": "imitation",
             "help": f"Override the preset's divergence: one of {', '.join(DIVERGENCE_NAMES)}. Without --td_weight "
             "the c*E[r^2] term is off for all but chi2. tv trains to the same optimum as MLE (its gradient-form "
             "continuation has slope 1 wherever r < 1/2). forward_kl, js and hellinger clamp phi' at --max_slope, "
-            "which moves their optimum (pi/p_D capped near max_slope); kl is not clamped."
+            "which moves their optimum (pi/p_D capped near max_slope); kl is not clamped.",
         },
     )
     max_slope: float = field(
         default=10.0,
         metadata={
+            "group": "objective",
+            "preset": True,
             "help": "Clamp M of phi' for forward_kl, js and hellinger (IQ-Learn's gradient form below the point "
-            "where phi' = M); caps the model/data occupancy ratio the objective can express at about M. > 1."
+            "where phi' = M); caps the model/data occupancy ratio the objective can express at about M.",
         },
     )
-    gamma: float | None = field(default=None, metadata={"help": "Discount factor gamma in (0, 1]. Default: preset's."})
+    gamma: float | None = field(
+        default=None,
+        metadata={
+            "group": "objective",
+            "read_when": "imitation",
+            "preset": True,
+            "help": "Discount factor gamma. Default: preset's.",
+        },
+    )
     td_weight: float | None = field(
         default=None,
         metadata={
+            "group": "objective",
+            "read_when": "imitation",
+            "preset": True,
             "help": "Weight c of the chi^2 term c*E[r^2] (Wulfmeier's lambda, = 1/(4 alpha)). Default: the "
-            "preset's with chi2, 0 with any other --divergence."
+            "preset's with chi2, 0 with any other --divergence.",
         },
     )
     mix_beta: float | None = field(
         default=None,
         metadata={
-            "help": "Share beta of policy samples in the value/regulariser mixture, in [0, 1]. Default: preset's."
+            "group": "objective",
+            "read_when": "imitation",
+            "preset": True,
+            "help": "Share beta of policy samples in the value/regulariser mixture. Default: preset's.",
         },
     )
     il_weight: float | None = field(
-        default=None, metadata={"help": "eta in L = (1-eta) L_MLE + eta L_IL, in [0, 1]. Default: preset's."}
+        default=None,
+        metadata={
+            "group": "objective",
+            "read_when": "imitation",
+            "preset": True,
+            "help": "eta in L = (1-eta) L_MLE + eta L_IL. Default: preset's.",
+        },
     )
     q_temperature: float = field(
-        default=1.0, metadata={"help": "Temperature tau of the soft value V = tau*logsumexp(Q/tau)."}
+        default=1.0,
+        metadata={"group": "objective", "help": "Temperature tau of the soft value V = tau*logsumexp(Q/tau)."},
     )
     noise_prob: float | None = field(
         default=None,
         metadata={
-            "help": "Probability of a noise token + <bksp> per completion position, in [0, 1). Default: preset's."
+            "group": "backspace",
+            "help": "Probability of a noise token + <bksp> per completion position. Default: preset's.",
         },
     )
     noise_type: str = field(
         default="task",
         metadata={
+            "group": "backspace",
+            "read_when": "backspace",
             "help": "Noise tokens of <bksp> augmentation: task (the task's ground-truth sampler where it has one, "
-            "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens)."
+            "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens).",
         },
     )
     chunked_loss: bool | None = field(
         default=None,
         metadata={
+            "group": "objective",
             "help": f"true: compute the loss from the model's final hidden states, {CHUNK_HELP}, never holding the "
             "(batch, length, vocabulary) logits; same loss and gradients, peak memory O(chunk x vocabulary). false: "
             f"full logits. Default: true when the vocabulary has >= {CHUNKED_LOSS_MIN_VOCAB} entries, except under "
-            "--fsdp/--deepspeed, which it does not support."
+            "--fsdp/--deepspeed, which it does not support.",
         },
     )
     loss_chunk_size: int | None = field(
         default=None,
         metadata={
-            "help": "Positions per chunk of --chunked_loss. Default: about 8M logits per chunk (8388608 // vocab)."
+            "group": "objective",
+            "help": "Positions per chunk of --chunked_loss. Default: about 8M logits per chunk (8388608 // vocab).",
         },
     )
     mle_warmup_steps: int = field(
-        default=0, metadata={"help": "Steps of pure MLE before the imitation objective starts."}
+        default=0,
+        metadata={
+            "group": "objective",
+            "read_when": "imitation",
+            "help": "Steps of pure MLE before the imitation objective starts.",
+        },
     )
     il_ramp_steps: int = field(
         default=0,
         metadata={
+            "group": "objective",
+            "read_when": "imitation",
             "help": "Steps over which eta (--il_weight) and c (--td_weight) rise linearly from 0 to their values "
-            "once the imitation objective starts (after --mle_warmup_steps); 0: no ramp."
+            "once the imitation objective starts (after --mle_warmup_steps); 0: no ramp.",
         },
     )
-    # --- rollouts (DESIGN sec 6) -------------------------------------------------------------
+    # --- rollouts (docs/design.md, "Rollouts and the mixture") ----------------------------------
     rollout_every: int = field(
-        default=10, metadata={"help": "Generate fresh policy samples every this many steps (online presets)."}
+        default=10,
+        metadata={
+            "group": "rollouts",
+            "read_when": "online",
+            "help": "Generate fresh policy samples every this many steps (online presets).",
+        },
     )
-    rollout_batch_size: int = field(default=32, metadata={"help": "Sequences generated per rollout."})
-    rollout_buffer_size: int = field(default=256, metadata={"help": "Replay buffer capacity (sequences)."})
-    rollout_temperature: float = field(default=1.0, metadata={"help": "Sampling temperature of rollouts."})
+    rollout_batch_size: int = field(
+        default=32, metadata={"group": "rollouts", "read_when": "online", "help": "Sequences generated per rollout."}
+    )
+    rollout_buffer_size: int = field(
+        default=256,
+        metadata={"group": "rollouts", "read_when": "online", "help": "Replay buffer capacity (sequences)."},
+    )
+    rollout_temperature: float = field(
+        default=1.0, metadata={"group": "rollouts", "read_when": "online", "help": "Sampling temperature of rollouts."}
+    )
     policy_rows_per_batch: int | None = field(
         default=None,
         metadata={
+            "group": "rollouts",
+            "read_when": "online",
             "help": "Policy (replay) rows added to each micro-batch of data rows (default: half as many). The "
-            "mixture weight mix_beta is applied by token means, so this sets cost and variance, not the weight."
+            "mixture weight mix_beta is applied by token means, so this sets cost and variance, not the weight.",
         },
     )
     max_new_tokens: int = field(
-        default=32, metadata={"help": "Bound on generated actions per rollout/evaluation sample."}
+        default=32, metadata={"group": "rollouts", "help": "Bound on generated actions per rollout/evaluation sample."}
     )
     # --- run -------------------------------------------------------------------------------------
     remove_unused_columns: bool = field(
@@ -213,13 +307,17 @@ class ImitConfig(TrainingArguments):
     overwrite_output_dir: bool = field(
         default=False,
         metadata={
+            "group": "run",
             "help": "Replace what the output directory holds (a trained model, checkpoints of another run); its "
-            "old checkpoints are removed. Without it (or --resume_from_checkpoint) a used directory is refused."
+            "old checkpoints are removed. Without it (or --resume_from_checkpoint) a used directory is refused.",
         },
     )
     allow_unknown_chars: bool = field(
         default=False,
-        metadata={"help": "Train even though the data holds characters the tokenizer maps to its unknown token."},
+        metadata={
+            "group": "data",
+            "help": "Train even though the data holds characters the tokenizer maps to its unknown token.",
+        },
     )
 
     def __post_init__(self):
@@ -245,42 +343,18 @@ class ImitConfig(TrainingArguments):
         self.validate_combinations()
 
     def validate(self) -> None:
-        """Range checks with one-line messages naming the fix."""
+        """Choices and the `--task text` data, then every number's range (`validation.RANGES`): one line each."""
         if self.objective not in OBJECTIVES:
             raise UserError(f"unknown objective {self.objective!r}; use one of: {', '.join(OBJECTIVES)}")
         if self.divergence is not None and self.divergence not in DIVERGENCE_NAMES:
             raise UserError(f"unknown divergence {self.divergence!r}; use one of: {', '.join(DIVERGENCE_NAMES)}")
         if self.noise_type not in NOISE_TYPES:
             raise UserError(f"unknown noise_type {self.noise_type!r}; use one of: {', '.join(NOISE_TYPES)}")
-        if not (1.0 < self.max_slope < float("inf")):
-            raise UserError(f"max_slope must be a finite number > 1, got {self.max_slope}")
         check_attention(self.attn_implementation, backspace=PRESETS[self.objective].backspace)
         if self.task not in TASKS:
             raise UserError(f"unknown task {self.task!r}; use one of: {', '.join(TASKS)}")
         if self.task == "text" and not self.dataset_name:
             raise UserError("--task text needs --dataset_name (a hub dataset name or a local jsonl/csv/parquet path)")
-        if not self.learning_rate >= 0:
-            raise UserError(f"learning_rate must be >= 0, got {self.learning_rate}")
-        if self.gamma is not None and not 0.0 < self.gamma <= 1.0:
-            raise UserError(f"gamma must be in (0, 1], got {self.gamma}")
-        for name in ("mix_beta", "il_weight"):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise UserError(f"{name} must be in [0, 1], got {value}")
-        if self.noise_prob is not None and not 0.0 <= self.noise_prob < 1.0:
-            raise UserError(f"noise_prob must be in [0, 1), got {self.noise_prob}")
-        if self.td_weight is not None and self.td_weight < 0:
-            raise UserError(f"td_weight must be >= 0, got {self.td_weight}")
-        if self.q_temperature <= 0:
-            raise UserError(f"q_temperature must be > 0, got {self.q_temperature}")
-        if self.policy_rows_per_batch is not None and self.policy_rows_per_batch < 1:
-            raise UserError(f"policy_rows_per_batch must be >= 1, got {self.policy_rows_per_batch}")
-        if self.loss_chunk_size is not None and self.loss_chunk_size < 1:
-            raise UserError(f"loss_chunk_size must be >= 1, got {self.loss_chunk_size}")
-        if self.max_length < 2:
-            raise UserError(f"max_length must be >= 2, got {self.max_length}")
-        if not 0 <= self.difficulty <= 3:
-            raise UserError(f"difficulty must be 0..3, got {self.difficulty}")
         check_options(self)
 
     def validate_combinations(self) -> None:
@@ -338,34 +412,91 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"--eval_strategy {self.eval_strategy} needs evaluation data: set {need}, or drop it")
 
 
-# Options read only under a condition: (option, condition on the config, what to tell when it is set but unread).
-CONDITIONAL = (
-    (
-        ("rollout_every", "rollout_batch_size", "rollout_buffer_size", "rollout_temperature", "policy_rows_per_batch"),
-        lambda c: PRESETS[c.objective].online,
-        "the preset has no rollouts (use an online preset)",
-    ),
-    (("noise_type",), lambda c: PRESETS[c.objective].backspace, "the preset has no <bksp> noise"),
-    (
-        ("divergence", "td_weight", "mix_beta", "il_weight", "gamma", "mle_warmup_steps", "il_ramp_steps"),
-        lambda c: PRESETS[c.objective].use_il,
-        "the preset is plain MLE, with no imitation term",
-    ),
-    (("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules"), lambda c: c.use_peft, "--use_peft is off"),
-    (
-        ("num_train_examples", "num_eval_examples", "difficulty", "task_seed"),
-        lambda c: c.task == "arithmetic",
-        "they set the arithmetic questions and --task is text",
-    ),
-)
+IMITLM_METADATA = ("group", "preset", "read_when")  # metadata keys of ImitConfig's fields beside ``help``
+# `imitlm train --help`'s sections, in the order shown; a field's metadata names its ``group``.
+HELP_TITLES = {
+    "objective": "objective (docs/design.md)",
+    "backspace": "backspace",
+    "rollouts": f"online rollouts ({', '.join(preset_names(online=True))})",
+    "data": "task and data",
+    "model": "model",
+    "run": "recipe and run",
+}
+# A field's ``read_when``: (whether this config reads it, what to tell when it is set but unread).
+READ_WHEN = {
+    "online": (lambda c: PRESETS[c.objective].online, "the preset has no rollouts (use an online preset)"),
+    "backspace": (lambda c: PRESETS[c.objective].backspace, "the preset has no <bksp> noise"),
+    "imitation": (lambda c: PRESETS[c.objective].use_il, "the preset is plain MLE, with no imitation term"),
+    "peft": (lambda c: c.use_peft, "--use_peft is off"),
+    "arithmetic": (lambda c: c.task == "arithmetic", "they set the arithmetic questions and --task is text"),
+}
+
+
+def fields_with(key: str, value=True) -> tuple[str, ...]:
+    """`ImitConfig`'s fields whose metadata has ``key`` == ``value``, in definition order."""
+    return tuple(f.name for f in dataclasses.fields(ImitConfig) if f.metadata.get(key) == value)
+
+
+PRESET_FIELDS = fields_with("preset")  # values that replace the preset's when set
+
+
+@dataclass(frozen=True)
+class ObjectiveSettings:
+    """What a run trains with: the objective after the MLE warm-up and the ramp, and the `<bksp>` noise rate."""
+
+    preset: str
+    spec: ObjectiveSpec
+    noise_prob: float  # noise + <bksp> per completion position; 0 for a preset without <bksp>
+
+    def as_dict(self) -> dict:
+        """The settings saved with a trained model (`imitlm_run.json`, config.json) and written by the demos."""
+        spec = self.spec
+        return {
+            "preset": self.preset,
+            "divergence": spec.phi.name,
+            "gamma": spec.gamma,
+            "td_weight": spec.td_weight,
+            "mix_beta": spec.mix_beta,
+            "il_weight": spec.il_weight,
+            "q_temperature": spec.tau,
+            "noise_prob": self.noise_prob,
+        }
+
+
+def objective_settings(config: str | Mapping | ImitConfig) -> ObjectiveSettings:
+    """The effective objective settings, noise included: each value ``config`` sets (not None) replaces its preset's;
+    the noise rate is 0 for a preset without `<bksp>`. The one place this rule lives: the trainer, the bench and the
+    demos call it.
+
+    ``config``: an `ImitConfig` (or any object with its fields), a recipe dict (`training.recipes`), or a preset name
+    for the preset's own settings.
+    """
+    if isinstance(config, str):
+        config = {"objective": config}
+    if isinstance(config, Mapping):
+        get = config.get
+    else:
+
+        def get(name, default=None):
+            return getattr(config, name, default)
+
+    preset = get_preset(get("objective", BASELINE))
+    overrides = {name: get(name) for name in PRESET_FIELDS if get(name) is not None}
+    tau = get("q_temperature")
+    spec = preset.objective_spec(divergence=get("divergence"), tau=1.0 if tau is None else tau, **overrides)
+    noise_prob = get("noise_prob")
+    noise_prob = (preset.noise_prob if noise_prob is None else noise_prob) if preset.backspace else 0.0
+    return ObjectiveSettings(preset.name, spec, noise_prob)
 
 
 def ignored_options(config: ImitConfig) -> list[str]:
     """One line per group of options set away from their defaults that this run would not read."""
     defaults = {f.name: f.default for f in dataclasses.fields(ImitConfig)}
     lines = []
-    for names, applies, reason in CONDITIONAL:
-        unread = [f"--{name}" for name in names if getattr(config, name) != defaults[name]]
+    for condition, (applies, reason) in READ_WHEN.items():
+        unread = [
+            f"--{name}" for name in fields_with("read_when", condition) if getattr(config, name) != defaults[name]
+        ]
         if unread and not applies(config):
             lines.append(f"{', '.join(unread)} ignored: {reason}")
     return lines

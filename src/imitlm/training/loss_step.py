@@ -24,7 +24,7 @@ def imitation_forward(
     pad_id: int,
     chunk_size: int | None = None,
 ):
-    """``(loss, metrics, outputs)`` of one batch (DESIGN sec 3-4).
+    """``(loss, metrics, outputs)`` of one batch (docs/design.md, "The `<bksp>` layout", "The one objective").
 
     Args:
         batch: a padded batch (``data.batches.pad_batch``: input_ids, prompt_lengths, lengths, noise_mask,
@@ -39,7 +39,7 @@ def imitation_forward(
     layout = make_layout(batch, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id, dtype=model_dtype(model))
     if chunk_size is None:
         outputs = model(**layout.model_inputs())
-        # over the legal actions, as the policy samples: no <bksp> where the state is the prompt (DESIGN sec 1)
+        # over the legal actions, as the policy samples: no <bksp> where the state is the prompt (docs/design.md)
         values, q_taken = legal_soft_q(
             outputs.logits.float(), layout.targets, layout.bksp_illegal, bksp_id, spec.tau
         )  # (B, T), (B, T)

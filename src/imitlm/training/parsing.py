@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import difflib
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -15,8 +17,8 @@ from transformers import HfArgumentParser
 from transformers.hf_argparser import string_to_bool
 
 from imitlm.errors import UserError
-from imitlm.training.config import ImitConfig
-from imitlm.validation import raise_user_errors, refuse_unknown
+from imitlm.training.config import HELP_TITLES, IMITLM_METADATA, ImitConfig, fields_with
+from imitlm.validation import RANGES, raise_user_errors, refuse_unknown
 
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
@@ -107,8 +109,25 @@ def parse_json_object(text: str) -> dict:
     return value
 
 
+class ConfigParser(HfArgumentParser):
+    """`HfArgumentParser` passes a field's whole metadata to `argparse.add_argument`: imitlm's own keys
+    (`config.IMITLM_METADATA`: help sections, preset overrides, read conditions) stay out of it, and a number's help
+    states its range from `validation.RANGES` (the help texts do not repeat it)."""
+
+    @staticmethod
+    def _parse_dataclass_field(parser, field: dataclasses.Field):
+        allowed = RANGES.get(field.name)
+        if allowed is not None or any(key in field.metadata for key in IMITLM_METADATA):
+            metadata = {k: v for k, v in field.metadata.items() if k not in IMITLM_METADATA}
+            if allowed is not None and metadata.get("help"):
+                metadata["help"] = f"{metadata['help'].rstrip()} Must be {allowed.describe()}."
+            field = copy.copy(field)
+            field.metadata = MappingProxyType(metadata)
+        HfArgumentParser._parse_dataclass_field(parser, field)
+
+
 def build_parser() -> HfArgumentParser:
-    parser = HfArgumentParser(
+    parser = ConfigParser(
         ImitConfig,
         prog="imitlm train",
         description="Train a causal LM with MLE, IQLearn or SequenceMatch. Options come from a YAML recipe "
@@ -174,30 +193,20 @@ def check_model_given(config: ImitConfig) -> ImitConfig:
     return config
 
 
-# `imitlm train --help`: imitlm's own options first, grouped; the Trainer's ~700 lines only with --help-all.
-HELP_GROUPS = {
-    "objective (DESIGN sec 3)": [
-        "objective", "divergence", "max_slope", "gamma", "td_weight", "mix_beta", "il_weight", "q_temperature",
-        "mle_warmup_steps", "il_ramp_steps", "chunked_loss",
-    ],
-    "backspace": ["noise_prob", "noise_type"],
-    "online rollouts (iqlearn_online, sequencematch)": [
-        "rollout_every", "rollout_batch_size", "rollout_buffer_size", "rollout_temperature", "policy_rows_per_batch",
-        "max_new_tokens",
-    ],
-    "task and data": [
-        "task", "dataset_name", "dataset_config", "dataset_train_split", "dataset_test_split", "num_train_examples",
-        "num_eval_examples", "difficulty", "task_seed", "max_length", "allow_unknown_chars",
-    ],
-    "model": [
-        "model_name_or_path", "model_config", "tokenizer_name_or_path", "attn_implementation", "use_peft", "lora_r",
-        "lora_alpha", "lora_dropout", "lora_target_modules",
-    ],
-    "recipe and run": [
-        "config", "output_dir", "max_steps", "num_train_epochs", "learning_rate", "per_device_train_batch_size",
-        "gradient_accumulation_steps", "seed", "save_steps", "resume_from_checkpoint", "overwrite_output_dir",
-    ],
-}  # fmt: skip
+# The Trainer's options shown in `imitlm train --help` (section "recipe and run"), before imitlm's own of that section.
+TRAINER_HELP = (
+    "config", "output_dir", "max_steps", "num_train_epochs", "learning_rate", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "seed", "save_steps", "resume_from_checkpoint",
+)  # fmt: skip
+
+
+def help_groups() -> dict[str, list[str]]:
+    """`imitlm train --help`'s sections: imitlm's options by their field's ``group``, in definition order."""
+    groups = {title: [] for title in HELP_TITLES.values()}
+    groups[HELP_TITLES["run"]].extend(TRAINER_HELP)
+    for group, title in HELP_TITLES.items():
+        groups[title].extend(fields_with("group", group))
+    return groups
 
 
 def train_help() -> str:
@@ -213,7 +222,7 @@ def train_help() -> str:
         epilog="Every other transformers.TrainingArguments option (--bf16, --fsdp, --lr_scheduler_type, "
         "--report_to, ...) works too: `imitlm train --help-all` lists all of them.",
     )
-    for title, names in HELP_GROUPS.items():
+    for title, names in help_groups().items():
         group = short.add_argument_group(title)
         for name in names:
             if name in actions:

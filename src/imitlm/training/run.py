@@ -8,12 +8,10 @@ from pathlib import Path
 
 from transformers import set_seed
 
-from imitlm.data.checks import check_backspace_rows, check_max_length, check_text
-from imitlm.data.encode import tokenize_rows
+from imitlm.data.checks import check_max_length, check_text
 from imitlm.errors import UserError
 from imitlm.models import (
     add_backspace,
-    bksp_id_of,
     load_model,
     load_tokenizer,
     model_max_length,
@@ -95,16 +93,8 @@ def task_noise_sampler(config: ImitConfig, tokenizer):
 
 def resolved_settings(config: ImitConfig, trainer: ImitationTrainer) -> dict:
     """What later commands need to know of this training run (saved in config.json under `imitlm`)."""
-    spec = trainer.spec
     return {
-        "preset": config.objective,
-        "divergence": spec.phi.name,
-        "gamma": spec.gamma,
-        "td_weight": spec.td_weight,
-        "mix_beta": spec.mix_beta,
-        "il_weight": spec.il_weight,
-        "q_temperature": spec.tau,
-        "noise_prob": trainer.noise_prob,
+        **trainer.objective_settings.as_dict(),
         "noise_type": config.noise_type,
         "task": config.task,
         "difficulty": config.difficulty,
@@ -170,21 +160,14 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
             check_text(texts, tokenizer, source, allow_unknown=config.allow_unknown_chars)
     model = load_model(config, tokenizer)
     check_max_length(config.max_length, model_max_length(model))
-    bksp_id = bksp_id_of(model)
-    if get_preset(config.objective).backspace:
-        bksp_id = add_backspace(tokenizer, model)  # before tokenising: data may hold <bksp> traces
-    train_data = tokenize_rows(train_rows, tokenizer, config.max_length, source="training data")
-    if bksp_id is not None:
-        check_backspace_rows(train_data, bksp_id)
-    eval_data = tokenize_rows(eval_rows, tokenizer, config.max_length, source="evaluation data") if eval_rows else None
     noise_sampler = task_noise_sampler(config, tokenizer)
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
     trainer = ImitationTrainer(
         model=model,
         args=config,
-        train_dataset=train_data,
-        eval_dataset=eval_data,
+        train_dataset=train_rows,  # the trainer adds <bksp> to the vocabulary, then tokenises and checks the rows
+        eval_dataset=eval_rows if eval_rows else None,
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[RunStarted(config), *(callbacks or [])],

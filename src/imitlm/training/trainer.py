@@ -1,4 +1,4 @@
-"""`ImitationTrainer`: one thin `transformers.Trainer` subclass that runs every preset of DESIGN sec 3.
+"""`ImitationTrainer`: one thin `transformers.Trainer` subclass that runs every preset (docs/design.md, "Presets").
 
 What is specific to imitation learning lives in four places, marked below:
   1. `get_batch_samples`: rollouts into the replay buffer, policy rows mixed into each batch;
@@ -21,6 +21,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from imitlm.backspace.layout import target_counts
 from imitlm.data.batches import concat_batches
+from imitlm.data.checks import check_backspace_rows
 from imitlm.errors import UserError
 from imitlm.models import add_backspace, bksp_id_of
 from imitlm.objectives import ObjectiveSpec, default_chunk_size, get_preset, ramped
@@ -32,22 +33,12 @@ from imitlm.training.checkpoints import (
     raise_non_finite,
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
-from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
+from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention, objective_settings
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
-
-
-OVERRIDABLE = ("gamma", "td_weight", "mix_beta", "il_weight", "max_slope")  # ImitConfig fields over the preset's
-
-
-def objective_spec(args) -> ObjectiveSpec:
-    """The config's preset with the values the config sets explicitly (None: the preset's), merged by
-    `Preset.objective_spec`."""
-    overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name, None) is not None}
-    return get_preset(args.objective).objective_spec(divergence=args.divergence, tau=args.q_temperature, **overrides)
 
 
 def loss_chunk_size(args, model) -> int | None:
@@ -103,6 +94,29 @@ def check_parallelism(trainer: Trainer) -> None:
         )
 
 
+def with_lora(model, peft_config, bksp_id: int | None, args):
+    """``model`` wrapped in LoRA adapters (peft); with `<bksp>`, its new embedding rows train too."""
+    from peft import get_peft_model
+
+    if bksp_id is not None and args.fsdp:
+        raise UserError(
+            "LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
+            "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
+            "weights under FSDP"
+        )
+
+    if bksp_id is not None:
+        from imitlm.backspace.vocab import lora_config_with_bksp
+
+        peft_config = lora_config_with_bksp(peft_config, bksp_id, model)
+    try:
+        model = get_peft_model(model, peft_config)
+    except ValueError as error:  # e.g. target modules the model does not have
+        reason = " ".join(str(error).split())[:200]
+        raise UserError(f"LoRA could not wrap the model ({reason}); check --lora_target_modules") from None
+    return model
+
+
 class ImitationTrainer(Trainer):
     """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
 
@@ -126,40 +140,26 @@ class ImitationTrainer(Trainer):
         self.preset = get_preset(args.objective)
         model, processing_class = resolve_model(model, processing_class, args.attn_implementation)
         tokenizer = processing_class
+        # the one place <bksp> joins the vocabulary, before any text is tokenised (rows may hold <bksp> traces)
         self.bksp_id = add_backspace(tokenizer, model) if self.preset.backspace else bksp_id_of(model)
-        train_dataset = token_rows(train_dataset, tokenizer, args.max_length, "train_dataset")
-        eval_dataset = token_rows(eval_dataset, tokenizer, args.max_length, "eval_dataset")
+        train_dataset = token_rows(train_dataset, tokenizer, args.max_length, "training data")
+        eval_dataset = token_rows(eval_dataset, tokenizer, args.max_length, "evaluation data")
+        if self.bksp_id is not None and train_dataset is not None:
+            check_backspace_rows(train_dataset, self.bksp_id)
         if self.bksp_id is not None:  # the <bksp> layout needs a kernel that applies its 4D mask
             check_attention(getattr(model.config, "_attn_implementation", None) or args.attn_implementation, True)
         self.chunk_size = loss_chunk_size(args, model)  # None: full logits
         if peft_config is not None:
-            from peft import get_peft_model
-
-            if self.bksp_id is not None and args.fsdp:
-                raise UserError(
-                    "LoRA with <bksp> does not run under FSDP (fully_shard fails on peft's trainable-token "
-                    "wrapper that trains the <bksp> row); use DDP (torchrun without --fsdp) or train all "
-                    "weights under FSDP"
-                )
-
-            if self.bksp_id is not None:
-                from imitlm.backspace.vocab import lora_config_with_bksp
-
-                peft_config = lora_config_with_bksp(peft_config, self.bksp_id, model)
-            try:
-                model = get_peft_model(model, peft_config)
-            except ValueError as error:  # e.g. target modules the model does not have
-                reason = " ".join(str(error).split())[:200]
-                raise UserError(f"LoRA could not wrap the model ({reason}); check --lora_target_modules") from None
+            model = with_lora(model, peft_config, self.bksp_id, args)
         args.remove_unused_columns = False  # our collator needs prompt_ids / completion_ids / example_index
-        noise_prob = self.preset.noise_prob if args.noise_prob is None else args.noise_prob
-        self.noise_prob = noise_prob = 0.0 if self.bksp_id is None else noise_prob
+        self.objective_settings = objective_settings(args)
+        self.spec, self.noise_prob = self.objective_settings.spec, self.objective_settings.noise_prob
         if data_collator is None:
             special = set(tokenizer.all_special_ids) | {self.bksp_id}
             data_collator = ImitationCollator(
                 pad_id=tokenizer.pad_token_id,
                 bksp_id=self.bksp_id,
-                noise_prob=noise_prob,
+                noise_prob=self.noise_prob,
                 noise_token_ids=[i for i in range(len(tokenizer)) if i not in special],
                 noise_sampler=noise_sampler,
                 seed=args.seed,
@@ -177,7 +177,6 @@ class ImitationTrainer(Trainer):
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
-        self.spec = objective_spec(args)
         self.warmup_spec = dataclasses.replace(self.spec, use_il=False)
         self.replay = ReplayBuffer(args.rollout_buffer_size) if self.preset.online else None
         # Separate seeded generators: rollouts and policy draws never disturb the data order.

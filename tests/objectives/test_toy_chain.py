@@ -1,4 +1,4 @@
-"""Consistency on the toy Markov chain (DESIGN sec 8), with exact occupancies and no sampling.
+"""Consistency on the toy Markov chain (docs/design.md, "Tasks"), with exact occupancies and no sampling.
 
 Derivation behind the assertions (tabular Q, undiscounted occupancies, gamma = 1): the value
 term telescopes to ``V(s_0) / L_D``, and ``dV(s_0)/dr(s, a) = rho_pi(s, a)``. So the offline

@@ -21,7 +21,7 @@ from imitlm.objectives import (
     needed_positions,
     soft_values,
 )
-from objectives.test_objectives_bksp_mask import BKSP, boundary_batch
+from objectives.test_bksp_mask import BKSP, boundary_batch
 
 
 def reference(logits, targets, illegal, bksp_id, tau):

@@ -1,4 +1,4 @@
-"""The exact identities of DESIGN sec 3 (they define correctness), on random float64 tensors."""
+"""The exact identities of the objective (docs/design.md; they define correctness), on random float64 tensors."""
 
 import pytest
 import torch

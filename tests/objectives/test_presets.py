@@ -1,4 +1,4 @@
-"""Presets are settings of the one objective (DESIGN sec 3 table)."""
+"""Presets are settings of the one objective (docs/design.md, "Presets")."""
 
 import dataclasses
 

@@ -10,9 +10,12 @@ from imitlm.cli import main
 from imitlm.objectives import BASELINE, PRESETS
 
 MISSING = [name for name in ("gensim", "mauve") if importlib.util.find_spec(name) is None]
-pytestmark = pytest.mark.skipif(
-    bool(MISSING), reason=f"needs {MISSING}: pip install 'imitlm[text,mauve]' (make test installs both)"
-)
+pytestmark = [
+    pytest.mark.slow,  # the whole `imitlm demo --task text --quick`
+    pytest.mark.skipif(
+        bool(MISSING), reason=f"needs {MISSING}: pip install 'imitlm[text,mauve]' (make test installs both)"
+    ),
+]
 HEADLINE = {"perplexity", "mauve", "mauve_last_token", "distinct_1", "distinct_2", "distinct_3", "self_bleu"}
 
 

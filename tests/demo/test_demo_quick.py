@@ -3,9 +3,13 @@ differences in results.json, report and plots written."""
 
 import json
 
+import pytest
+
 from imitlm.cli import main
 from imitlm.objectives import BASELINE
 from imitlm.objectives import PRESETS as REGISTRY
+
+pytestmark = pytest.mark.slow  # the whole `imitlm demo --quick`
 
 PRESETS = set(REGISTRY)
 HEADLINE = {
@@ -47,6 +51,9 @@ def test_demo_quick(tmp_path, capsys):
     online = [n for n, p in REGISTRY.items() if p.online]
     assert all(rows[n]["rollout_seconds"]["mean"] > 0 for n in online)
     assert rows[BASELINE]["rollout_seconds"]["mean"] == 0
+    for name, settings in results["objective_settings"].items():  # what each model says it trained with
+        saved = json.loads((tmp_path / name / "seed_1" / "config.json").read_text())["imitlm"]
+        assert {key: saved[key] for key in settings} == settings, name
     per_question = json.loads((tmp_path / "per_question.json").read_text())
     assert len(per_question[BASELINE]) == seeds
     report = (tmp_path / "report.md").read_text()

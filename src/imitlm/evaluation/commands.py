@@ -1,0 +1,133 @@
+"""`imitlm evaluate` and `imitlm generate` on parsed arguments (`arguments.EvaluateArguments`, `GenerateArguments`):
+the settings a model was trained with fill the options left unset, the data is checked, the result is written or
+printed. The command line only parses and dispatches here."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+from imitlm.data.checks import check_text
+from imitlm.errors import UserError
+from imitlm.jsonfiles import write_json
+from imitlm.models import bksp_id_of, load_trained, run_settings, setting
+from imitlm.validation import check_output_file
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate_command(args) -> int:
+    """`imitlm evaluate`: a task split (accuracy, perplexity, backspace statistics) or `--task text` on `--data`."""
+    from imitlm.evaluation.evaluate import evaluate, load_eval_rows
+
+    if args.task == "arithmetic" and args.data:
+        raise UserError("--task arithmetic generates its own questions, so --data would be ignored; drop one of them")
+    if args.output is None and os.path.isdir(args.model):  # the default output goes into the model's directory
+        check_output_file(os.path.join(args.model, "eval.json"), "--output (default: in --model)")
+    model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
+    task = args.task or (None if args.data else run_settings(model).get("task"))
+    if task == "text":
+        return evaluate_text_command(args, model, tokenizer)
+    if task == "arithmetic" and args.data is None and args.num_examples == 0:
+        raise UserError("--num_examples 0 means every row of --data; give a number of arithmetic questions")
+    if args.mauve_features_model is not None or args.prompt_tokens != 8:
+        logger.warning("--mauve_features_model and --prompt_tokens are read only with --task text; ignored here")
+    if not args.do_sample and args.temperature != 1.0:
+        logger.warning(f"--temperature {args.temperature} ignored: decoding is greedy without --do_sample true")
+    rows = load_eval_rows(
+        task,
+        args.data,
+        args.split,
+        args.num_examples,
+        setting(args.task_seed, model, "task_seed", 0),
+        setting(args.difficulty, model, "difficulty", 1),
+        tokenizer,
+    )
+    check_text(
+        [*rows["prompt"], *rows["completion"]],
+        tokenizer,
+        args.data or "the questions",
+        consequence=" (a reference holding one can never be matched exactly)",
+    )
+    result = evaluate(
+        model,
+        tokenizer,
+        rows,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        batch_size=args.batch_size,
+        do_sample=args.do_sample,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
+    output = args.output or os.path.join(args.model, f"eval_{args.split if args.data is None else 'data'}.json")
+    write_json(result, output)
+    print(
+        f"accuracy {result['accuracy']:.4f} on {result['num_examples']} examples "
+        f"(perplexity {result['perplexity']:.3f}, backspace rate {result['backspace_rate']:.4f}); wrote {output}"
+    )
+    return 0
+
+
+def evaluate_text_command(args, model, tokenizer) -> int:
+    """`imitlm evaluate --task text --data FILE`: perplexity, diversity and (with a features model) MAUVE."""
+    from imitlm.evaluation.text_eval import check_features_model, evaluate_text
+    from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
+
+    if args.data is None:
+        raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
+    if args.mauve_features_model is not None:  # before any generation: MAUVE comes last
+        check_features_model(args.mauve_features_model)
+    rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
+    if args.num_examples:
+        rows = rows.select(range(min(args.num_examples, len(rows))))
+    check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
+    result = evaluate_text(
+        model,
+        tokenizer,
+        rows,
+        prompt_tokens=args.prompt_tokens,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        batch_size=args.batch_size,
+        temperature=args.temperature,
+        seed=args.seed,
+        mauve_features_model=args.mauve_features_model,
+    )
+    output = args.output or os.path.join(args.model, "eval_text.json")
+    write_json(result, output)
+    shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
+    print(f"{shown} on {result['num_examples']} rows; wrote {output}")
+    return 0
+
+
+def generate_command(args) -> int:
+    """`imitlm generate`: samples for one prompt, each with its action trace (deletions visible) or as JSON."""
+    from imitlm.evaluation.generation import generate_samples
+    from imitlm.rollout.display import trace_of
+
+    if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):
+        logger.warning("--top_k/--top_p ignored: --temperature 0 is greedy decoding")
+    model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
+    check_text([args.prompt], tokenizer, "the prompt")
+    samples = generate_samples(
+        model,
+        tokenizer,
+        [args.prompt] * args.num_return_sequences,
+        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        batch_size=args.batch_size,
+        do_sample=args.temperature > 0,
+        temperature=max(args.temperature, 1e-6),
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+    bksp = bksp_id_of(model)
+    for sample in samples:
+        tokens = tokenizer.convert_ids_to_tokens(sample.actions)
+        if args.json:
+            print(json.dumps({"text": sample.text, "actions": tokens, "num_backspaces": sample.num_backspaces(bksp)}))
+        else:
+            trace = trace_of(tokenizer, sample.actions, bksp, color=sys.stdout.isatty())
+            print(f"{args.prompt}{sample.text}\n  trace: {trace}")
+    return 0
