@@ -108,6 +108,7 @@ RANGES: dict[str, Range] = {
         (
             "q_temperature",
             "rollout_temperature",
+            "bksp_learning_rate",
             "learning_rate",
             "adam_epsilon",
             "save_steps",

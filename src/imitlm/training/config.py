@@ -235,6 +235,25 @@ class ImitConfig(TrainingArguments):
             "arithmetic: a wrong digit; else uniform) or random (uniform over ordinary tokens).",
         },
     )
+    bksp_head_only: bool = field(
+        default=False,
+        metadata={
+            "group": "backspace",
+            "read_when": "backspace",
+            "help": "The <bksp> targets train only the <bksp> output row (their final hidden state is detached), not "
+            "the network: on a pretrained model they otherwise flatten the distribution of ordinary tokens "
+            "(docs/bksp_pretrained.md).",
+        },
+    )
+    bksp_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "group": "backspace",
+            "read_when": "backspace",
+            "help": "Learning rate of the trainable <bksp> embedding row under LoRA (peft's trainable tokens); the "
+            "adapters keep --learning_rate. Default: --learning_rate.",
+        },
+    )
     chunked_loss: bool | None = field(
         default=None,
         metadata={

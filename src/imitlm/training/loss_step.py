@@ -23,6 +23,7 @@ def imitation_forward(
     eos_id: int,
     pad_id: int,
     chunk_size: int | None = None,
+    bksp_head_only: bool = False,
 ):
     """``(loss, metrics, outputs)`` of one batch (docs/design.md, "The `<bksp>` layout", "The one objective").
 
@@ -35,9 +36,13 @@ def imitation_forward(
             (``objectives.chunked``): the model's forward keeps the head's input and computes logits at the last
             position only (``outputs.logits`` (B, 1, V)), and V(s), Q(s, a_t) are reduced ``chunk_size`` positions
             at a time; the loss, metrics and gradients are the same.
+        bksp_head_only: the transitions whose action is `<bksp>` read the final hidden state detached, so they
+            train the `<bksp>` output row only, never the network below it (docs/bksp_pretrained.md). The loss value
+            is unchanged.
     """
     layout = make_layout(batch, bksp_id=bksp_id, eos_id=eos_id, pad_id=pad_id, dtype=model_dtype(model))
-    if chunk_size is None:
+    detach = bksp_head_only and bksp_id is not None
+    if chunk_size is None and not detach:
         outputs = model(**layout.model_inputs())
         # over the legal actions, as the policy samples: no <bksp> where the state is the prompt (docs/design.md)
         values, q_taken = legal_soft_q(
@@ -45,17 +50,23 @@ def imitation_forward(
         )  # (B, T), (B, T)
     else:
         outputs, hidden, head = hidden_and_head(model, layout.model_inputs())  # hidden (B, T, H)
-        values, q_taken = chunked_soft_q(
-            hidden,
-            head,
-            layout.targets,
-            layout.next_index,
-            layout.done,
-            layout.bksp_illegal,
-            bksp_id,
-            spec.tau,
-            chunk_size,
-        )
+        if detach:
+            hidden = torch.where((layout.targets == bksp_id).unsqueeze(-1), hidden.detach(), hidden)
+        if chunk_size is None:
+            logits = head(hidden).float()  # (B, T, V)
+            values, q_taken = legal_soft_q(logits, layout.targets, layout.bksp_illegal, bksp_id, spec.tau)
+        else:
+            values, q_taken = chunked_soft_q(
+                hidden,
+                head,
+                layout.targets,
+                layout.next_index,
+                layout.done,
+                layout.bksp_illegal,
+                bksp_id,
+                spec.tau,
+                chunk_size,
+            )
     loss, metrics = imitation_loss_from_values(
         values,
         q_taken,

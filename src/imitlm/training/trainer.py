@@ -117,6 +117,21 @@ def with_lora(model, peft_config, bksp_id: int | None, args):
     return model
 
 
+def give_bksp_row_its_rate(optimizer, model, rate: float) -> None:
+    """Move the trainable `<bksp>` row (peft's trainable-token delta, LoRA only) into its own param group at ``rate``;
+    the scheduler scales every group alike."""
+    row = [p for name, p in model.named_parameters() if "trainable_tokens_delta" in name and p.requires_grad]
+    if not row:
+        raise UserError(
+            "--bksp_learning_rate sets the rate of the LoRA <bksp> row (peft's trainable tokens), and this run has "
+            "none; use it with --use_peft true and a <bksp> preset, or drop it"
+        )
+    moved = {id(p) for p in row}
+    for group in optimizer.param_groups:
+        group["params"] = [p for p in group["params"] if id(p) not in moved]
+    optimizer.add_param_group({"params": row, "lr": rate, "weight_decay": 0.0})
+
+
 class ImitationTrainer(Trainer):
     """`Trainer(model, args, train_dataset, eval_dataset, processing_class, peft_config, callbacks)`, TRL-style.
 
@@ -189,6 +204,13 @@ class ImitationTrainer(Trainer):
         self.rollout_seconds_total = 0.0
 
     # ---- 1. rollouts and the mixture batch ---------------------------------------------------
+    def create_optimizer(self, model=None):
+        optimizer = super().create_optimizer(model)
+        rate = getattr(self.args, "bksp_learning_rate", None)
+        if rate is not None and self.bksp_id is not None:
+            give_bksp_row_its_rate(optimizer, self.model, rate)
+        return optimizer
+
     def get_batch_samples(self, epoch_iterator, num_batches, device):
         batch_samples = []
         for _ in range(num_batches):
@@ -262,6 +284,7 @@ class ImitationTrainer(Trainer):
             eos_id=tokenizer.eos_token_id,
             pad_id=tokenizer.pad_token_id,
             chunk_size=self.chunk_size,
+            bksp_head_only=getattr(self.args, "bksp_head_only", False),
         )
         if not bool(torch.isfinite(loss)):
             raise_non_finite(self.state.global_step, metrics, self.args.output_dir)
