@@ -72,9 +72,9 @@ class EvaluateArguments(ModelArguments, SamplingArguments, TaskArguments):
         default=None,
         metadata={
             "aliases": ["--mauve_features"],
-            "help": "--task text: MAUVE's feature model (needs the mauve extra): smollm2-135m (the base LM's last "
-            "hidden state; the choice docs/models.md justifies), all-minilm-l6-v2 (a sentence encoder, blind to word "
-            "order) or a local model directory. Unset: no MAUVE.",
+            "help": "--task text: MAUVE's feature model (needs the mauve extra): smollm2-135m (SmolLM2's final "
+            "hidden state at the last token; the default, justified in docs/models.md), all-minilm-l6-v2 (a "
+            "sentence encoder, blind to word order), a local model directory, or none (no MAUVE).",
         },
     )
 

@@ -55,11 +55,14 @@ def test_text_evaluation(corpus_and_model, tmp_path):
                 "12",
                 "--output",
                 str(out),
+                "--mauve_features",
+                "none",
             ]
         )
         == 0
     )
     result = json.loads(out.read_text())
+    assert "mauve" not in result
     assert result["num_examples"] == len(SENTENCES)
     assert 1.0 < result["perplexity"] < 200  # near-uniform random model over ~25 characters
     for key in ("distinct_1", "distinct_2", "distinct_3"):
@@ -88,10 +91,16 @@ def test_text_evaluation_with_mauve(corpus_and_model, tmp_path):
                 "12",
                 "--output",
                 str(out),
-                "--mauve_features_model",
-                str(model),
             ]
         )
         == 0
     )
-    assert 0.0 < json.loads(out.read_text())["mauve"] <= 1.0
+    result = json.loads(out.read_text())  # the default feature model: SmolLM2's last hidden state
+    assert 0.0 < result["mauve"] <= 1.0 and result["mauve_features"] == "smollm2-135m"
+    assert (
+        main(["evaluate", "--task", "text", "--model", str(model), "--data", str(corpus), "--num_examples", "0",
+              "--max_new_tokens", "12", "--output", str(out) + ".home", "--mauve_features_model", str(model)])
+        == 0
+    )  # fmt: skip
+    result = json.loads((tmp_path / "eval.json.home").read_text())  # a local directory: the home-trained model's
+    assert 0.0 < result["mauve"] <= 1.0 and result["mauve_features"] == str(model)

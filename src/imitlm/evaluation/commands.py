@@ -72,13 +72,15 @@ def evaluate_command(args) -> int:
 
 def evaluate_text_command(args, model, tokenizer) -> int:
     """`imitlm evaluate --task text --data FILE`: perplexity, diversity and (with a features model) MAUVE."""
-    from imitlm.evaluation.text_eval import check_features_model, evaluate_text
+    from imitlm.evaluation.text_eval import check_features_model, default_features_model, evaluate_text
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     if args.data is None:
         raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
-    if args.mauve_features_model is not None:  # before any generation: MAUVE comes last
-        check_features_model(args.mauve_features_model)
+    features = args.mauve_features_model
+    features = default_features_model() if features is None else (None if features == "none" else features)
+    if features is not None:  # before any generation: MAUVE comes last
+        check_features_model(features)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
@@ -92,7 +94,7 @@ def evaluate_text_command(args, model, tokenizer) -> int:
         batch_size=args.batch_size,
         temperature=args.temperature,
         seed=args.seed,
-        mauve_features_model=args.mauve_features_model,
+        mauve_features_model=features,
     )
     output = args.output or os.path.join(args.model, "eval_text.json")
     write_json(result, output)

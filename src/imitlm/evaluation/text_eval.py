@@ -33,6 +33,24 @@ def split_plain_text(rows, tokenizer, prompt_tokens: int):
 
 
 FEATURE_MODELS = ("smollm2-135m", "all-minilm-l6-v2")  # built-in offline names; any local model directory works too
+DEFAULT_FEATURES = "smollm2-135m"  # the only one of the two that tells text from shuffled words (docs/models.md)
+
+
+def default_features_model() -> str | None:
+    """MAUVE's feature model when none is asked for: `DEFAULT_FEATURES` where the mauve extra and its wheel are
+    installed, else None (no MAUVE)."""
+    import importlib.metadata
+    import importlib.util
+
+    from imitlm.models import OFFLINE_MODELS
+
+    if importlib.util.find_spec("mauve") is None:
+        return None
+    try:
+        importlib.metadata.distribution(OFFLINE_MODELS[DEFAULT_FEATURES].distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return DEFAULT_FEATURES
 
 
 def check_features_model(features_model: str, option: str = "--mauve_features_model") -> None:
@@ -124,6 +142,7 @@ def evaluate_text(
     }
     if mauve_features_model is not None:
         result["mauve"] = mauve_score(generations, list(rows["completion"]), mauve_features_model)
+        result["mauve_features"] = mauve_features_model
     return result
 
 
