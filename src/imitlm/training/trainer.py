@@ -2,7 +2,7 @@
 
 What is specific to imitation learning lives in four places, marked below:
   1. `get_batch_samples`: rollouts into the replay buffer, policy rows mixed into each batch;
-  2. `_get_num_items_in_batch`: global (data, policy) token counts over accumulation window and ranks;
+  2. `_get_num_items_in_batch`: global (data, policy) token and row counts over accumulation window and ranks;
   3. `compute_loss`: the backspace layout, one forward pass, the objective (from full logits, or chunk by chunk
      from the final hidden states with `--chunked_loss`);
   4. checkpoint hooks: the replay buffer and our random generators travel with the checkpoint.
@@ -237,10 +237,11 @@ class ImitationTrainer(Trainer):
 
     # ---- 2. global token counts ----------------------------------------------------------------
     def _get_num_items_in_batch(self, batch_samples, device):
-        """(data tokens, policy tokens) summed over the accumulation window and, with several ranks, over ranks."""
+        """(data tokens, policy tokens, data rows, policy rows) summed over the accumulation window and, with several
+        ranks, over ranks."""
         if not batch_samples:
             return None
-        counts = sum(target_counts(batch) for batch in batch_samples).to(device)  # (2,)
+        counts = sum(target_counts(batch) for batch in batch_samples).to(device)  # (4,)
         if self.args.world_size > 1:
             counts = self.accelerator.reduce(counts, reduction="sum")
         return counts
