@@ -278,47 +278,59 @@ def imitation_loss_from_values(
     return combined_loss(terms, spec), objective_metrics(terms, spec, expect, values)
 
 
+@dataclass(frozen=True)
+class ObjectiveTerms:
+    """The terms of ``L_IL`` and ``L_MLE`` (scalars) and the per-transition rewards (B, T) they are made of."""
+
+    rewards: Tensor  # (B, T) r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})
+    mle: Tensor  # L_MLE = -E_D[log pi]
+    divergence_term: Tensor  # -E_D[phi(r)]
+    value: Tensor  # E_Mv[V(s) - gamma (1 - d) V(s')]
+    td: Tensor  # c E_Mr[r^2]
+    reward_sq: Tensor  # E_Mr[r^2]
+
+    @property
+    def il(self) -> Tensor:
+        """``L_IL``."""
+        return self.divergence_term + self.value + self.td
+
+
 def objective_terms(
     values: Tensor, q_taken: Tensor, done: Tensor, next_index: Tensor, spec: ObjectiveSpec, expect: Estimator
-) -> dict[str, Tensor]:
-    """The terms of ``L_IL`` and ``L_MLE`` (scalars) and the per-transition rewards (B, T) they are made of."""
+) -> ObjectiveTerms:
+    """The ``ObjectiveTerms`` of a batch from ``V(s_t)`` and ``Q(s_t, a_t)`` (B, T)."""
     gamma = spec.gamma
     # soft-Q quantities (docs/design.md, "Quantities read off the logits"), all (B, T)
     v_next = next_values(values, next_index, done)  # V(s_{t+1}), 0 if terminal
     log_pi = (q_taken - values) / spec.tau  # log pi(a_t | s_t)
     rewards = q_taken - gamma * v_next  # r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})
     value_diff = values - gamma * v_next  # V(s_t) - gamma (1 - d_t) V(s_{t+1})
-
-    divergence_term = -expect.data(spec.phi(rewards))  # -E_D[phi(r)]
-    value_term = expect.mixture_chain(value_diff)  # E_Mv[V(s) - gamma (1 - d) V(s')], telescoping per row
     reward_sq = expect.mixture(rewards**2)  # E_Mr[r^2]
-    td_term = spec.td_weight * reward_sq  # c E_Mr[r^2]
-    return {
-        "rewards": rewards,
-        "mle": -expect.data(log_pi),  # L_MLE = -E_D[log pi]
-        "divergence_term": divergence_term,
-        "value": value_term,
-        "td": td_term,
-        "reward_sq": reward_sq,
-        "il": divergence_term + value_term + td_term,  # L_IL
-    }
+    return ObjectiveTerms(
+        rewards=rewards,
+        mle=-expect.data(log_pi),  # L_MLE = -E_D[log pi]
+        divergence_term=-expect.data(spec.phi(rewards)),  # -E_D[phi(r)]
+        value=expect.mixture_chain(value_diff),  # E_Mv[V(s) - gamma (1 - d) V(s')], telescoping per row
+        td=spec.td_weight * reward_sq,  # c E_Mr[r^2]
+        reward_sq=reward_sq,
+    )
 
 
-def combined_loss(terms: dict[str, Tensor], spec: ObjectiveSpec) -> Tensor:
+def combined_loss(terms: ObjectiveTerms, spec: ObjectiveSpec) -> Tensor:
     """``L = (1 - eta) L_MLE + eta L_IL``; plain ``L_MLE`` when ``spec.use_il`` is off."""
     if not spec.use_il:
-        return terms["mle"]
+        return terms.mle
     if spec.il_weight == 1.0:
-        return terms["il"]
-    return (1.0 - spec.il_weight) * terms["mle"] + spec.il_weight * terms["il"]
+        return terms.il
+    return (1.0 - spec.il_weight) * terms.mle + spec.il_weight * terms.il
 
 
 def objective_metrics(
-    terms: dict[str, Tensor], spec: ObjectiveSpec, expect: Estimator, values: Tensor
+    terms: ObjectiveTerms, spec: ObjectiveSpec, expect: Estimator, values: Tensor
 ) -> dict[str, Tensor]:
     """Detached metrics, each normalised as the loss is, so that they add up over micro-batches."""
     with torch.no_grad():
-        rewards = terms["rewards"]
+        rewards = terms.rewards
         threshold = spec.phi.threshold
         if threshold is None:
             out_of_domain = torch.zeros((), dtype=values.dtype, device=values.device)
@@ -326,8 +338,12 @@ def objective_metrics(
             out_of_domain = expect.data((rewards < threshold).to(values.dtype))
         metrics = {
             "objective/loss": combined_loss(terms, spec),
-            **{f"objective/{name}": terms[name] for name in ("mle", "il", "divergence_term", "value", "td")},
-            "objective/reward_sq": terms["reward_sq"],
+            "objective/mle": terms.mle,
+            "objective/il": terms.il,
+            "objective/divergence_term": terms.divergence_term,
+            "objective/value": terms.value,
+            "objective/td": terms.td,
+            "objective/reward_sq": terms.reward_sq,
             "objective/reward_mean": expect.data(rewards),
             "objective/reward_mean_policy": expect.policy(rewards),
             "objective/soft_value_mean": expect.data(values),

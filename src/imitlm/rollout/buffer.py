@@ -64,10 +64,13 @@ def collect_rollouts(
     max_new_tokens: int,
     temperature: float,
     generator: torch.Generator,
+    tau: float | None = None,
     max_state_length: int | None = None,
     synced_ranks: bool = False,
 ) -> tuple[list[tuple[list[int], list[int]]], dict[str, float]]:
-    """Sample one sequence per prompt with the current model; returns (prompt, actions) pairs and statistics."""
+    """Sample one sequence per prompt with the current model from ``softmax(Q / (tau * temperature))``, the policy
+    being trained when ``temperature`` is 1 (``tau``: the objective's; None: the model's saved one). Returns
+    (prompt, actions) pairs and statistics."""
     from imitlm.rollout.generate import generate_with_backspace
 
     was_training = model.training
@@ -83,6 +86,7 @@ def collect_rollouts(
         max_state_length=max_state_length,
         do_sample=True,
         temperature=temperature,
+        tau=tau,
         generator=generator,
         allow_backspace=bksp_id is not None,
         synced_ranks=synced_ranks,

@@ -227,6 +227,7 @@ class ImitationTrainer(Trainer):
             pad_id=tokenizer.pad_token_id,
             max_new_tokens=self.args.max_new_tokens,
             temperature=self.args.rollout_temperature,
+            tau=self.spec.tau,  # the trained policy softmax(Q / tau), times the rollout temperature
             generator=self.rollout_generator,
             max_state_length=self.args.max_length - max(len(p) for p in prompts),  # completion tokens
             synced_ranks=self.is_fsdp_enabled or self.is_deepspeed_enabled,  # sharded weights: same calls per rank
