@@ -27,7 +27,10 @@ class RewardFunction:
         model_or_path: a directory saved by ``imitlm train`` (model and tokenizer), or a model object (then pass
             ``tokenizer``).
         gamma: discount of the reward; default the one the model was trained with (0.998 if it has none).
-        reduction: ``"sum"`` (the return, sum_t r_t over the completion and its EOS) or ``"mean"`` (per token).
+        reduction: ``"sum"`` (the return, sum_t r_t over the completion and its EOS) or ``"mean"``: ``V(s_0)`` once
+            plus the rest of the return per token, ``V(s_0) + (sum_t r_t - V(s_0)) / T``. A constant added to every
+            logit (the same policy) moves either by the same amount for every completion at gamma = 1; the mean of
+            the whole return would move a completion by that constant / T and re-rank completions of other lengths.
         q_temperature: tau of V = tau logsumexp(Q / tau); default the model's.
         batch_size: rows per forward pass, on the model's device.
 
@@ -66,7 +69,8 @@ class RewardFunction:
         self.__name__ = "imitlm_reward"  # TRL logs each reward function under its __name__
 
     def score(self, prompts: list, completions: list) -> list[dict]:
-        """One dict per completion: ``tokens``, per-token ``rewards`` (EOS last), ``return``, ``log_likelihood``."""
+        """One dict per completion: ``tokens``, per-token ``rewards`` (EOS last), ``return``, ``log_likelihood``,
+        ``initial_value`` (``V(s_0)``)."""
         if len(prompts) != len(completions):
             raise UserError(f"got {len(prompts)} prompts but {len(completions)} completions; give one per completion")
         texts = [render_prompt(p, self.tokenizer) for p in prompts]
@@ -81,4 +85,4 @@ class RewardFunction:
         rows = self.score(prompts, completions)
         if self.reduction == "sum":
             return [row["return"] for row in rows]
-        return [row["return"] / len(row["rewards"]) for row in rows]
+        return [row["initial_value"] + (row["return"] - row["initial_value"]) / len(row["rewards"]) for row in rows]

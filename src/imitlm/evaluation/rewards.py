@@ -25,7 +25,8 @@ def score_rows(
     tau: float | None = None,
     batch_size: int = 32,
 ) -> list[dict]:
-    """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`.
+    """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`,
+    `initial_value` (``V(s_0)``).
     ``tau`` None: the model's saved one (`rollout.generate.policy_tau`)."""
     tau = policy_tau(model) if tau is None else tau
     results = []
@@ -45,6 +46,7 @@ def score_rows(
                     "rewards": [round(float(r), 6) for r in rewards[row][mask]],
                     "return": float(returns[row]),
                     "log_likelihood": float(log_probs[row][mask].sum()),
+                    "initial_value": float(values[row][mask][0]),  # V(s_0), the state that is the prompt
                 }
             )
     return results
