@@ -124,3 +124,16 @@ def test_loss_matches_loop_reference_of_the_estimator(gamma):
     expected = imitation_loss_ref(**batch, divergence="chi2", **kwargs)
     torch.testing.assert_close(loss, expected, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(_grad(loss, batch["logits"]), _grad(expected, batch["logits"]), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("use_mixture", [False, True])
+def test_loss_rescales_exactly_with_temperature(use_mixture):
+    """L_IL(Q = tau l; tau, c) = tau L_IL(l; 1, c tau): the paper's alpha = 0.01 read as a soft-Q temperature with
+    c = 1/4 is c = 0.0025 on the logit scale, with the IL term scaled by tau (docs/objectives.md, two readings)."""
+    batch = random_batch(batch=6, seed=19, n_policy=2)
+    logits = batch.pop("logits").detach()
+    tau, c = 0.01, 0.25
+    settings = dict(divergence="chi2", gamma=0.998, mix_beta=0.5, use_mixture=use_mixture)
+    scaled, _ = imitation_loss(tau * logits, **batch, spec=ObjectiveSpec(tau=tau, td_weight=c, **settings))
+    plain, _ = imitation_loss(logits, **batch, spec=ObjectiveSpec(tau=1.0, td_weight=c * tau, **settings))
+    torch.testing.assert_close(scaled, tau * plain, rtol=1e-10, atol=0)
