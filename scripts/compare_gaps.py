@@ -1,5 +1,5 @@
 """Each imitation variant minus its BC counterpart, and that gap's change against a reference pair (docs/results.md
-3g, 3j): paired over seeds and the same questions (`paired_bootstrap`), from study JSON lines.
+3g, 3j): paired over seeds and the same questions (`paired_difference`), from study JSON lines.
 
     python scripts/compare_gaps.py docs/results/llama2_validation_round6.jsonl \
         --pair sequencematch mle_bksp --pair "sequencematch:il_ramp_steps=100" mle_bksp
@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from imitlm.evaluation.statistics import paired_bootstrap
+from imitlm.evaluation.statistics import paired_difference
 
 RATES = ("0.0", "0.05", "0.1")
 FORCED = ("0.05", "0.1")
@@ -57,10 +57,10 @@ def main() -> None:
             print(f"| `{a}` | `{b}` | 0 | - | - | - | - | - |")
             continue
         means = " / ".join(f"{scores(rows[a], seeds, r).mean():.3f}" for r in RATES)
-        diffs = [points(paired_bootstrap(scores(rows[a], seeds, r), scores(rows[b], seeds, r))) for r in RATES]
+        diffs = [points(paired_difference(scores(rows[a], seeds, r), scores(rows[b], seeds, r))) for r in RATES]
         gap = np.mean([scores(rows[a], seeds, r) - scores(rows[b], seeds, r) for r in FORCED], axis=0)
         ref_gap = np.mean([scores(rows[ref_a], seeds, r) - scores(rows[ref_b], seeds, r) for r in FORCED], axis=0)
-        change = "-" if (a, b) == (ref_a, ref_b) else points(paired_bootstrap(gap, ref_gap))
+        change = "-" if (a, b) == (ref_a, ref_b) else points(paired_difference(gap, ref_gap))
         print(f"| `{a}` | `{b}` | {len(seeds)} | {means} | " + " | ".join(diffs) + f" | {change} |")
 
 

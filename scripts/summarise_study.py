@@ -1,5 +1,5 @@
 """Study JSON lines (scripts/study_arithmetic.py) -> a markdown table: per variant, mean accuracy over seeds at each
-forced-error rate, and the paired difference against a reference variant (bootstrap over seeds and questions).
+forced-error rate, and the paired difference against a reference variant (`paired_difference`, seeds and questions).
 With --diversity (rows scored by the current study script): sampled accuracy (paired as above) and Self-BLEU of
 several samples per prompt (a Student-t interval of the per-seed differences, seeds paired).
 
@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from imitlm.evaluation.statistics import mean_ci, paired_bootstrap
+from imitlm.evaluation.statistics import mean_ci, paired_difference
 
 RATES = ("0.0", "0.05", "0.1")
 
@@ -44,7 +44,7 @@ def diversity_cells(by_seed: dict, reference: dict, is_reference: bool) -> list[
     bleu_diff = mean_ci([by_seed[s]["self_bleu"] - reference[s]["self_bleu"] for s in shared])
     interval = bleu_diff["ci95"]
     bleu_text = f"{bleu_diff['mean']:+.2f}" + ("" if interval is None else f" [{interval[0]:+.2f}, {interval[1]:+.2f}]")
-    return [sampled, diff_cell(paired_bootstrap(a, b)), bleu, bleu_text]
+    return [sampled, diff_cell(paired_difference(a, b)), bleu, bleu_text]
 
 
 def main() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
                 continue
             a = np.array([by_seed[s][f"correct_forced_{rate}"] for s in shared], dtype=float)
             b = np.array([reference[s][f"correct_forced_{rate}"] for s in shared], dtype=float)
-            cells.append(diff_cell(paired_bootstrap(a, b)))
+            cells.append(diff_cell(paired_difference(a, b)))
         if args.diversity:
             cells += diversity_cells(by_seed, reference, variant == args.reference)
         print("| " + " | ".join(cells) + " |")

@@ -82,21 +82,10 @@ def test_no_function_over_80_lines():
     assert all(length <= 120 for _, length in function_lengths())  # the known exceptions still under the old limit
 
 
-# Files that still cite the design document by its old section numbers, each with the engineer who owns the file
-# (issue 28); remove a line once its comments point into docs/design.md.
-OLD_DESIGN_REFERENCES = {
-    "objectives/__init__.py", "objectives/divergences.py", "objectives/loss.py", "objectives/presets.py",
-    "objectives/rewards.py", "objectives/soft_q.py",  # the fidelity helper (objectives/)
-    "rollout/__init__.py", "rollout/buffer.py", "rollout/generate.py", "rollout/stack.py",  # the fidelity helper
-    "evaluation/reward_function.py", "evaluation/statistics.py",  # the fidelity helper
-    "tasks/toy.py",  # the lead (moves it out of tasks/)
-}  # fmt: skip
-
-
 def test_comments_point_into_docs_design():
     """Comments cite docs/design.md (by section title) or code paths, never a design document outside the repo."""
     citing = {str(path.relative_to(SRC)) for path in source_files() if "DESIGN sec" in path.read_text()}
-    assert citing <= OLD_DESIGN_REFERENCES, sorted(citing - OLD_DESIGN_REFERENCES)
+    assert not citing, sorted(citing)
 
 
 def test_design_sections_cited_in_src_exist():

@@ -37,13 +37,18 @@ def test_sum_is_the_return_and_telescopes_at_gamma_one(saved):
     prompts, completions = ["In base 10, what is 2 + 2? ", "ab"], ["4", "cde"]
     values = rf(prompts=prompts, completions=completions, completion_ids=[[1], [2]])
     assert rf.__name__ == "imitlm_reward" and len(values) == 2
+    initial_values = []
     for prompt, completion, value in zip(prompts, completions, values):
         row = score_rows(model, tokenizer, [prompt], [completion], gamma=1.0)[0]
         with torch.no_grad():
             value_s0 = float(torch.logsumexp(model(torch.tensor([encode_prompt(tokenizer, prompt)])).logits[0, -1], -1))
         assert value == pytest.approx(row["log_likelihood"] + value_s0, abs=1e-4)  # sum_t r_t = log p + V(s_0)
+        assert row["initial_value"] == pytest.approx(value_s0, abs=1e-5)
+        initial_values.append(value_s0)
     mean = RewardFunction(model, tokenizer=tokenizer, gamma=1.0, reduction="mean")(prompts, completions)
-    assert mean == pytest.approx([values[0] / 2, values[1] / 4])  # per token: completion characters + EOS
+    # V(s_0) once, the rest per token (completion characters + EOS): the mean log-likelihood plus V(s_0)
+    expected = [v0 + (value - v0) / n for v0, value, n in zip(initial_values, values, [2, 4])]
+    assert mean == pytest.approx(expected, abs=1e-5)
 
 
 def test_conversational_rows_use_the_chat_template(saved):
@@ -105,3 +110,26 @@ def test_two_grpo_steps_with_the_learned_reward(saved, tmp_path):
     assert all(len(values) == 4 and all(torch.isfinite(torch.tensor(values))) for values in calls)
     logged = [row for row in trainer.state.log_history if "rewards/imitlm_reward/mean" in row]
     assert logged, trainer.state.log_history
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_constant_logit_shift_shifts_every_score_by_the_same_amount(reduction):
+    """Adding k to every logit leaves the policy unchanged; at gamma = 1 it adds k to V(s_0) and nothing else, so
+    both reductions move every completion's score by k and rank completions as before (a per-token mean of the
+    whole return would move a completion of T tokens by k / T and re-rank "c" against "cde")."""
+    from imitlm.tasks.char_tokenizer import build_char_tokenizer
+
+    from reference.token_table_lm import TokenTableLM
+
+    tokenizer = build_char_tokenizer("abcde ")
+    table = torch.randn(len(tokenizer), len(tokenizer), generator=torch.Generator().manual_seed(0))
+    prompts, completions = ["ab ", "ab ", "ab "], ["c", "cde", "dd"]
+    scores = {}
+    for shift in (0.0, -20.0):
+        rf = RewardFunction(TokenTableLM(table + shift), tokenizer=tokenizer, gamma=1.0, reduction=reduction)
+        scores[shift] = rf(prompts, completions)
+    assert scores[-20.0] == pytest.approx([s - 20.0 for s in scores[0.0]], abs=1e-4)
+    rows = RewardFunction(TokenTableLM(table), tokenizer=tokenizer, gamma=1.0).score(prompts, completions)
+    if reduction == "mean":  # V(s_0) once, plus the mean of the rest of the return over the tokens
+        expected = [r["initial_value"] + (r["return"] - r["initial_value"]) / len(r["rewards"]) for r in rows]
+        assert scores[0.0] == pytest.approx(expected, abs=1e-5)

@@ -25,12 +25,15 @@ def test_four_micro_batches_sum_to_the_full_batch(spec):
     valid = batch["target_mask"] & (batch["targets"] != -100)
     num_data = (valid & ~batch["is_policy"][:, None]).sum()
     num_policy = (valid & batch["is_policy"][:, None]).sum()
+    row_counts = {"num_data_rows": (~batch["is_policy"]).sum(), "num_policy_rows": batch["is_policy"].sum()}  # global
     order = torch.tensor([0, 5, 1, 6, 2, 7, 3, 4])  # micro-batches mix data and policy rows unevenly
     total = torch.zeros((), dtype=torch.float64)
     metric_sums = {k: torch.zeros((), dtype=torch.float64) for k in full_metrics}
     for rows in order.split(2):
         micro = {k: v[rows] for k, v in batch.items()}
-        loss, metrics = imitation_loss(**micro, spec=spec, num_data_tokens=num_data, num_policy_tokens=num_policy)
+        loss, metrics = imitation_loss(
+            **micro, spec=spec, num_data_tokens=num_data, num_policy_tokens=num_policy, **row_counts
+        )
         total = total + loss
         for k, v in metrics.items():
             metric_sums[k] += v
@@ -41,6 +44,9 @@ def test_four_micro_batches_sum_to_the_full_batch(spec):
     for k in ["objective/mle", "objective/il", "objective/value", "objective/td", "objective/reward_mean"]:
         torch.testing.assert_close(metric_sums[k], full_metrics[k], msg=k)
     torch.testing.assert_close(metric_sums["objective/num_data_tokens"], num_data.to(torch.float64))
+    torch.testing.assert_close(
+        metric_sums["objective/num_policy_rows"], row_counts["num_policy_rows"].to(torch.float64)
+    )
 
 
 def test_mixture_falls_back_to_data_without_policy_tokens():

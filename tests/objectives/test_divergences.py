@@ -65,15 +65,16 @@ def _golden_batch():
     )
 
 
-# computed once with tests/reference/objectives_ref.py (gamma 0.9, c 0.25, beta 0.5, eta 0.8, mixture);
+# computed once with tests/reference/objectives_ref.py (gamma 0.9, c 0.25, beta 0.5, eta 0.8, mixture; per-row
+# gamma^t sums over the mean data length);
 # data rewards are 1.3743, -1.3541, -2.0: in and out of each domain
 GOLDEN = {
-    "chi2": 1.9277073924298669,
-    "kl": 2.529429169972005,
-    "forward_kl": 11.220708752149488,
-    "js": 7.916076286117749,
-    "hellinger": 7.696188925595211,
-    "tv": 2.1608486881615385,
+    "chi2": 1.6127279290428174,
+    "kl": 2.176168401104441,
+    "forward_kl": 9.490669777331632,
+    "js": 6.694597319942676,
+    "hellinger": 6.505784253196186,
+    "tv": 1.845869224774489,
 }
 
 
@@ -85,12 +86,13 @@ def test_golden_values(name):
 
 
 def test_golden_chi2_offline_by_hand():
-    """Offline chi2, c = 0: the loss is the data row's mean NLL, checkable with a pocket calculator."""
+    """Offline chi2, c = 0: the loss is the data row's gamma^t-weighted NLL over its length, checkable with a pocket
+    calculator."""
     batch = _golden_batch()
     loss, _ = imitation_loss(**batch, spec=ObjectiveSpec(gamma=0.9))
     lse = lambda xs: math.log(sum(math.exp(x) for x in xs))  # noqa: E731
     nll = [lse([0.5, -1.0, 3.0]) - 3.0, lse([1.5, 0.0, -0.5]) - 0.0, lse([-2.0, 1.0, 0.5]) + 2.0]
-    assert float(loss) == pytest.approx(sum(nll) / 3, rel=1e-12)
+    assert float(loss) == pytest.approx((nll[0] + 0.9 * nll[1] + 0.81 * nll[2]) / 3, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)

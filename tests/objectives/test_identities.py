@@ -23,10 +23,17 @@ def _data_mask(batch):
     return batch["target_mask"] & ~batch["is_policy"][:, None]
 
 
-def _cross_entropy(logits, targets, mask, tau=1.0):
-    """mean -log pi over the masked tokens, via F.cross_entropy (independent of imitlm)."""
-    labels = torch.where(mask, targets, torch.full_like(targets, -100))
-    return F.cross_entropy((logits / tau).flatten(0, 1), labels.flatten(), ignore_index=-100)
+def _discounts(targets, gamma):
+    """(B, T) gamma^t, t counting the row's earlier transitions (the estimator's per-row weights)."""
+    steps = torch.cumsum((targets != -100).long(), dim=1) - 1
+    return gamma ** steps.clamp(min=0).to(torch.float64)
+
+
+def _cross_entropy(logits, targets, mask, tau=1.0, gamma=1.0):
+    """-sum gamma^t log pi over the masked tokens / their number, via F.cross_entropy (independent of imitlm): the
+    mean token NLL at gamma = 1."""
+    nll = F.cross_entropy((logits / tau).flatten(0, 1), targets.clamp(min=0).flatten(), reduction="none")
+    return (_discounts(targets, gamma) * nll.view_as(targets) * mask).sum() / mask.sum()
 
 
 def _grad(loss, logits):
@@ -37,11 +44,12 @@ def _grad(loss, logits):
 @pytest.mark.parametrize("gamma", [0.9, 1.0])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_chi2_offline_without_regulariser_is_mle(gamma, seed):
-    """phi = chi2, Mv = Mr = D, c = 0, eta = 1: L_IL = -E_D[log pi] in value and gradient."""
-    batch = random_batch(seed=seed)
+    """phi = chi2, Mv = Mr = D, c = 0, eta = 1: L_IL = -E_D[log pi] in value and gradient (rows without noise
+    tokens: a noise transition is in the value term only)."""
+    batch = random_batch(seed=seed, noise=0.0)
     spec = ObjectiveSpec(divergence="chi2", gamma=gamma, td_weight=0.0, il_weight=1.0)
     loss, metrics = imitation_loss(**batch, spec=spec)
-    expected = _cross_entropy(batch["logits"], batch["targets"], _data_mask(batch))
+    expected = _cross_entropy(batch["logits"], batch["targets"], _data_mask(batch), gamma=gamma)
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(_grad(loss, batch["logits"]), _grad(expected, batch["logits"]), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(metrics["objective/mle"], expected.detach())
@@ -50,10 +58,10 @@ def test_chi2_offline_without_regulariser_is_mle(gamma, seed):
 @pytest.mark.parametrize("tau", [0.5, 2.0])
 def test_chi2_offline_with_temperature_is_tau_times_mle(tau):
     """With tau != 1: L_IL = E_D[V - Q] = -tau E_D[log pi_tau], pi_tau = softmax(Q / tau)."""
-    batch = random_batch(seed=3)
+    batch = random_batch(seed=3, noise=0.0)
     spec = ObjectiveSpec(divergence="chi2", gamma=0.95, tau=tau)
     loss, metrics = imitation_loss(**batch, spec=spec)
-    expected = tau * _cross_entropy(batch["logits"], batch["targets"], _data_mask(batch), tau=tau)
+    expected = tau * _cross_entropy(batch["logits"], batch["targets"], _data_mask(batch), tau=tau, gamma=0.95)
     torch.testing.assert_close(loss, expected, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(_grad(loss, batch["logits"]), _grad(expected, batch["logits"]), rtol=1e-10, atol=1e-12)
     # the logged MLE is -E_D log pi_tau, without the factor tau
@@ -61,8 +69,8 @@ def test_chi2_offline_with_temperature_is_tau_times_mle(tau):
 
 
 def _mle_and_td_square(batch, gamma):
-    """-E_D[log pi] and E_D[(log pi + V(s) - gamma V(s'))^2], written out with plain torch in the i + 1 layout
-    (independent of imitlm's gathers)."""
+    """-E_D[log pi] and E_D[(log pi + V(s) - gamma V(s'))^2] (per-row gamma^t sums over the data tokens), written
+    out with plain torch in the i + 1 layout (independent of imitlm's gathers)."""
     logits, targets, done = batch["logits"], batch["targets"], batch["done"]
     mask = _data_mask(batch)
     log_probs = F.log_softmax(logits, dim=-1)  # (B, T, V)
@@ -73,14 +81,15 @@ def _mle_and_td_square(batch, gamma):
     v_next = torch.where(done, torch.zeros_like(v_next), v_next)
     td = log_pi + values - gamma * v_next
     n = mask.sum()
-    return -(log_pi * mask).sum() / n, (td**2 * mask).sum() / n
+    weights = _discounts(targets, gamma) * mask
+    return -(log_pi * weights).sum() / n, (td**2 * weights).sum() / n
 
 
 @pytest.mark.parametrize("gamma", [0.9, 1.0])
 @pytest.mark.parametrize("lam", [0.1, 2.0])
 def test_td_regularised_mle_wulfmeier_eq14(gamma, lam):
     """c = lambda: L_IL = -E_D[log pi] + lambda E_D[(log pi + V(s) - gamma V(s'))^2] (Wulfmeier eq. 14)."""
-    batch = random_batch(seed=5)
+    batch = random_batch(seed=5, noise=0.0)
     spec = ObjectiveSpec(divergence="chi2", gamma=gamma, td_weight=lam)
     loss, _ = imitation_loss(**batch, spec=spec)
     mle, td_square = _mle_and_td_square(batch, gamma)
@@ -96,7 +105,7 @@ def test_td_regularised_mle_wulfmeier_eq14(gamma, lam):
 def test_ramped_objective_is_mle_plus_fraction_squared_td_term(fraction, eta):
     """The ramp scales eta and c by f: (1 - f eta) L_MLE + f eta (L_MLE + f c E_D[r^2]) = L_MLE + f^2 eta c E_D[r^2]
     for chi^2 offline (L_IL = L_MLE + c E_D[r^2], eq. 14); f = 0 is plain MLE, f = 1 the full objective."""
-    batch = random_batch(seed=6)
+    batch = random_batch(seed=6, noise=0.0)
     gamma, lam = 0.95, 1.5
     spec = ramped(ObjectiveSpec(divergence="chi2", gamma=gamma, td_weight=lam, il_weight=eta), fraction)
     loss, _ = imitation_loss(**batch, spec=spec)
@@ -112,7 +121,7 @@ def test_ramped_objective_is_mle_plus_fraction_squared_td_term(fraction, eta):
 
 def test_constant_shift_at_one_state_changes_values_not_policy():
     """Adding a constant to all logits at one state: log pi unchanged, V and the TD term change."""
-    batch = random_batch(seed=7)
+    batch = random_batch(seed=7, noise=0.0)
     logits = batch["logits"].detach()
     shifted = logits.clone()
     shifted[0, 2] += 3.0  # one state of a data row
@@ -180,6 +189,6 @@ def test_plain_mle_when_use_il_is_false():
     batch = random_batch(seed=4)
     spec = ObjectiveSpec(divergence="kl", gamma=0.9, td_weight=3.0, use_il=False)
     loss, metrics = imitation_loss(**batch, spec=spec)
-    expected = _cross_entropy(batch["logits"], batch["targets"], _data_mask(batch))
+    expected = _cross_entropy(batch["logits"], batch["targets"], _data_mask(batch), gamma=0.9)
     torch.testing.assert_close(loss, expected)
     assert torch.isfinite(metrics["objective/il"])  # IL terms are still logged

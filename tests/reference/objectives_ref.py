@@ -55,17 +55,31 @@ def imitation_loss_ref(
     use_il=True,
     num_data_tokens=None,
     num_policy_tokens=None,
+    num_data_rows=None,
+    num_policy_rows=None,
     max_slope=10.0,
 ):
-    """The one objective (docs/design.md) with python loops: one scalar per transition, sums divided by the counts."""
+    """The one objective (docs/design.md) with python loops, one scalar per transition.
+
+    The estimator of ``E_rho``: each row sums its transitions with weights ``gamma^t`` (t counts every action of the
+    row, noise tokens included); each source sums its rows and is divided by ``rows * L``, with ``L`` = data tokens /
+    data rows, the mean data length. The value term sums every transition (so it telescopes), the other terms only
+    the expert ones (noise tokens are not expert actions).
+    """
     batch, seq_len, vocab = logits.shape
     sums = {k: 0.0 for k in ("logp_d", "phi_d", "val_d", "val_p", "r2_d", "r2_p")}
     n_d = n_p = 0
+    rows_d = rows_p = 0
     for b in range(batch):
+        policy = bool(is_policy[b])
+        t = 0
+        has_expert = False
         for i in range(seq_len):
             a = int(targets[b, i])
-            if a == -100 or not bool(target_mask[b, i]):
+            if a == -100:
                 continue
+            discount = gamma**t
+            t += 1
             q_row = logits[b, i]
             v = tau * torch.log(sum(torch.exp(q_row[k] / tau) for k in range(vocab)))
             if bool(done[b, i]):
@@ -75,21 +89,28 @@ def imitation_loss_ref(
                 v_next = tau * torch.log(sum(torch.exp(logits[b, j, k] / tau) for k in range(vocab)))
             r = q_row[a] - gamma * v_next
             value_diff = v - gamma * v_next
-            if bool(is_policy[b]):
+            sums["val_p" if policy else "val_d"] = sums["val_p" if policy else "val_d"] + discount * value_diff
+            if not bool(target_mask[b, i]):
+                continue  # a noise token: in the value term only
+            has_expert = True
+            if policy:
                 n_p += 1
-                sums["val_p"] = sums["val_p"] + value_diff
-                sums["r2_p"] = sums["r2_p"] + r * r
+                sums["r2_p"] = sums["r2_p"] + discount * r * r
             else:
                 n_d += 1
-                sums["logp_d"] = sums["logp_d"] + (q_row[a] - v) / tau
-                sums["phi_d"] = sums["phi_d"] + phi_ref(divergence, r, max_slope)
-                sums["val_d"] = sums["val_d"] + value_diff
-                sums["r2_d"] = sums["r2_d"] + r * r
+                sums["logp_d"] = sums["logp_d"] + discount * (q_row[a] - v) / tau
+                sums["phi_d"] = sums["phi_d"] + discount * phi_ref(divergence, r, max_slope)
+                sums["r2_d"] = sums["r2_d"] + discount * r * r
+        if has_expert:
+            rows_p, rows_d = rows_p + policy, rows_d + (not policy)
     n_d = n_d if num_data_tokens is None else num_data_tokens
     n_p = n_p if num_policy_tokens is None else num_policy_tokens
-    mean_d = lambda key: sums[key] / n_d if n_d > 0 else 0.0 * logits.sum()  # noqa: E731
-    mean_p = lambda key: sums[key] / n_p if n_p > 0 else 0.0 * logits.sum()  # noqa: E731
-    beta = mix_beta if (use_mixture and n_p > 0) else 0.0
+    rows_d = rows_d if num_data_rows is None else num_data_rows
+    rows_p = rows_p if num_policy_rows is None else num_policy_rows
+    length = n_d / rows_d if rows_d > 0 else (n_p / rows_p if rows_p > 0 else 1.0)  # L, the common normaliser
+    mean_d = lambda key: sums[key] / (rows_d * length) if rows_d > 0 else 0.0 * logits.sum()  # noqa: E731
+    mean_p = lambda key: sums[key] / (rows_p * length) if rows_p > 0 else 0.0 * logits.sum()  # noqa: E731
+    beta = mix_beta if (use_mixture and rows_p > 0) else 0.0
     mle = -mean_d("logp_d")
     value = (1 - beta) * mean_d("val_d") + beta * mean_p("val_p")
     r2 = (1 - beta) * mean_d("r2_d") + beta * mean_p("r2_p")
@@ -116,12 +137,13 @@ def rewards_ref(logits, targets, next_index, done, gamma=1.0, tau=1.0):
     return out
 
 
-def random_batch(batch=6, seq_len=8, vocab=5, n_policy=2, seed=0, scale=2.0, dtype=torch.float64):
+def random_batch(batch=6, seq_len=8, vocab=5, n_policy=2, seed=0, scale=2.0, dtype=torch.float64, noise=0.15):
     """A batch in the trainer's layout (position i holds s_t, predicts targets[i], next state at i+1).
 
     EOS is token 0. Rows alternate between EOS-terminated (then padding) and truncated (the last
     action at T-2 bootstraps from position T-1); prompts of 1-2 tokens have no targets; some
-    completion actions are noise (target_mask False); the last ``n_policy`` rows are policy rows.
+    completion actions are noise (target_mask False, with probability ``noise``); the last ``n_policy`` rows are
+    policy rows.
     Returns a dict with logits (leaf, requires grad), targets, target_mask, done, next_index,
     is_policy.
     """
@@ -137,7 +159,7 @@ def random_batch(batch=6, seq_len=8, vocab=5, n_policy=2, seed=0, scale=2.0, dty
         last = seq_len - 2 if truncated else int(torch.randint(first + 1, seq_len - 1, (1,), generator=g))
         for i in range(first, last + 1):
             targets[b, i] = int(torch.randint(1, vocab, (1,), generator=g))
-            target_mask[b, i] = bool(torch.rand((), generator=g) > 0.15)  # False: a noise token
+            target_mask[b, i] = bool(torch.rand((), generator=g) >= noise)  # False: a noise token
         if not truncated:
             targets[b, last] = 0  # EOS
             target_mask[b, last] = True

@@ -54,6 +54,7 @@ def test_trainer_ramps_eta_and_c_after_the_mle_warmup(tmp_path):
     trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
     full = trainer.spec
     assert not trainer.spec_at(0).use_il and not trainer.spec_at(1).use_il
+    assert trainer.spec_at(0).gamma == 1.0 and full.gamma == 0.998  # the warm-up is plain (undiscounted) MLE
     for step, fraction in [(2, 0.25), (3, 0.5), (5, 1.0), (9, 1.0)]:
         spec = trainer.spec_at(step)
         assert spec.use_il

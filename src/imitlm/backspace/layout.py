@@ -282,7 +282,8 @@ def make_layout(
 
 
 def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(data targets, policy targets) of a padded batch: the transitions the objective counts. Shape (2,)."""
+    """(data targets, policy targets, data rows, policy rows) of a padded batch: the transitions the objective counts
+    and the rows that have any (the objective's normaliser is data targets / data rows). Shape (4,)."""
     _, target_mask, _, _ = action_targets(
         batch["input_ids"],
         batch["prompt_lengths"],
@@ -293,4 +294,5 @@ def target_counts(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     )
     per_row = target_mask.sum(dim=1)  # (B,)
     policy = batch["is_policy"]
-    return torch.stack([per_row[~policy].sum(), per_row[policy].sum()]).float()
+    rows = per_row > 0
+    return torch.stack([per_row[~policy].sum(), per_row[policy].sum(), rows[~policy].sum(), rows[policy].sum()]).float()

@@ -1,7 +1,7 @@
 """Per-seed demo rows -> per-method headline numbers with intervals, and differences against the baseline.
 
 Every headline metric becomes ``{"mean", "ci95", "values"}`` (Student-t over seeds, `evaluation.statistics`).
-Accuracies are paired against the baseline by a two-level bootstrap over seeds and the shared test questions;
+Accuracies are paired against the baseline over seeds and the shared test questions (`paired_difference`);
 metrics without per-question scores (perplexity, Self-BLEU, ...) by a t interval of the per-seed differences.
 """
 
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from imitlm.evaluation.statistics import mean_ci, paired_bootstrap
+from imitlm.evaluation.statistics import mean_ci, paired_difference
 
 ACCURACIES = ("accuracy_greedy", "accuracy_sampled", "accuracy_forced_0.05", "accuracy_forced_0.1")
 OTHERS = (
@@ -43,15 +43,13 @@ def summarise_method(runs: list[dict], names=ACCURACIES + OTHERS) -> dict:
     return summary
 
 
-def differences(
-    runs: list[dict], baseline: list[dict], num_resamples: int = 2000, accuracies=ACCURACIES, paired=PAIRED_OTHERS
-) -> dict:
+def differences(runs: list[dict], baseline: list[dict], accuracies=ACCURACIES, paired=PAIRED_OTHERS) -> dict:
     """``{metric: {"difference", "ci95", ...}}`` of a method against the baseline, paired by seed (same order)."""
     out = {}
     for name in accuracies:
         a = np.array([run["per_question"][name] for run in runs], dtype=float)  # (S, Q)
         b = np.array([run["per_question"][name] for run in baseline], dtype=float)
-        out[name] = paired_bootstrap(a, b, num_resamples=num_resamples)
+        out[name] = paired_difference(a, b)
     for name in paired:
         pairs = [(run.get(name), base.get(name)) for run, base in zip(runs, baseline)]
         deltas = finite_values(x - y for x, y in pairs if x is not None and y is not None)

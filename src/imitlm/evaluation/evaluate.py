@@ -13,6 +13,7 @@ from imitlm.evaluation.scoring import teacher_forced
 from imitlm.jsonfiles import json_safe as finite  # noqa: F401
 from imitlm.models import bksp_id_of
 from imitlm.objectives import log_policy_of
+from imitlm.rollout.generate import policy_tau
 from imitlm.tasks import arithmetic_rows
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
@@ -36,12 +37,13 @@ def load_eval_rows(
 
 
 def completion_nll(model, tokenizer, rows, batch_size: int = 64) -> tuple[float, int]:
-    """Summed negative log-likelihood of the reference completions (+EOS) and their token count."""
+    """Summed negative log-likelihood of the reference completions (+EOS) under the trained policy
+    ``softmax(Q / tau)`` (the model's saved tau), and their token count."""
     total, count = 0.0, 0
     for _, _, layout, values, q_taken in teacher_forced(
         model, tokenizer, list(rows["prompt"]), list(rows["completion"]), batch_size
     ):
-        picked = log_policy_of(q_taken, values, layout.targets)  # (B, T) log pi(a_t | s_t)
+        picked = log_policy_of(q_taken, values, layout.targets, policy_tau(model))  # (B, T) log pi(a_t | s_t)
         total -= float(picked[layout.target_mask].sum())
         count += int(layout.target_mask.sum())
     return total, count

@@ -11,7 +11,7 @@ def exact_match(prediction: str, reference: str) -> bool:
 
 def per_question_correct(predictions: list[str], references: list[str]) -> list[int]:
     """1 where the prediction exactly matches its reference (outer whitespace stripped), else 0; per question,
-    for paired statistics across methods (`imitlm.evaluation.statistics.paired_bootstrap`)."""
+    for paired statistics across methods (`imitlm.evaluation.statistics.paired_difference`)."""
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     return [int(exact_match(p, r)) for p, r in zip(predictions, references)]

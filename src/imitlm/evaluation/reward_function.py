@@ -1,7 +1,8 @@
 """The learned reward as a TRL reward function (``GRPOTrainer(reward_funcs=[RewardFunction(...)])``).
 
 A model trained by an imitation preset defines the implicit reward r_t = Q(s_t, a_t) - gamma V(s_{t+1}) of each
-token (DESIGN sec 3; docs/rewards.md says what it means). ``RewardFunction`` scores whole completions with it: it is
+token (docs/design.md, "The one objective"; docs/rewards.md says what it means). ``RewardFunction`` scores whole
+completions with it: it is
 called as TRL calls its reward functions, ``rf(prompts=[...], completions=[...], **kwargs) -> list[float]``, with
 plain strings or conversational messages.
 """
@@ -27,7 +28,10 @@ class RewardFunction:
         model_or_path: a directory saved by ``imitlm train`` (model and tokenizer), or a model object (then pass
             ``tokenizer``).
         gamma: discount of the reward; default the one the model was trained with (0.998 if it has none).
-        reduction: ``"sum"`` (the return, sum_t r_t over the completion and its EOS) or ``"mean"`` (per token).
+        reduction: ``"sum"`` (the return, sum_t r_t over the completion and its EOS) or ``"mean"``: ``V(s_0)`` once
+            plus the rest of the return per token, ``V(s_0) + (sum_t r_t - V(s_0)) / T``. A constant added to every
+            logit (the same policy) moves either by the same amount for every completion at gamma = 1; the mean of
+            the whole return would move a completion by that constant / T and re-rank completions of other lengths.
         q_temperature: tau of V = tau logsumexp(Q / tau); default the model's.
         batch_size: rows per forward pass, on the model's device.
 
@@ -66,7 +70,8 @@ class RewardFunction:
         self.__name__ = "imitlm_reward"  # TRL logs each reward function under its __name__
 
     def score(self, prompts: list, completions: list) -> list[dict]:
-        """One dict per completion: ``tokens``, per-token ``rewards`` (EOS last), ``return``, ``log_likelihood``."""
+        """One dict per completion: ``tokens``, per-token ``rewards`` (EOS last), ``return``, ``log_likelihood``,
+        ``initial_value`` (``V(s_0)``)."""
         if len(prompts) != len(completions):
             raise UserError(f"got {len(prompts)} prompts but {len(completions)} completions; give one per completion")
         texts = [render_prompt(p, self.tokenizer) for p in prompts]
@@ -81,4 +86,4 @@ class RewardFunction:
         rows = self.score(prompts, completions)
         if self.reduction == "sum":
             return [row["return"] for row in rows]
-        return [row["return"] / len(row["rewards"]) for row in rows]
+        return [row["initial_value"] + (row["return"] - row["initial_value"]) / len(row["rewards"]) for row in rows]

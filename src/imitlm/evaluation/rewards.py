@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from imitlm.evaluation.evaluate import finite
 from imitlm.evaluation.scoring import teacher_forced
 from imitlm.objectives import implicit_rewards_of, log_policy_of, sequence_returns
+from imitlm.rollout.generate import policy_tau
 from imitlm.validation import check_sampling
 
 DEFAULT_GAMMA = 0.998
@@ -21,10 +22,13 @@ def score_rows(
     completions: list[str],
     *,
     gamma: float,
-    tau: float = 1.0,
+    tau: float | None = None,
     batch_size: int = 32,
 ) -> list[dict]:
-    """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`."""
+    """One dict per row: `tokens`, `rewards` (r_t per completion token, EOS included), `return`, `log_likelihood`,
+    `initial_value` (``V(s_0)``).
+    ``tau`` None: the model's saved one (`rollout.generate.policy_tau`)."""
+    tau = policy_tau(model) if tau is None else tau
     results = []
     scored = teacher_forced(model, tokenizer, prompts, completions, batch_size, tau)
     for start, actions, layout, values, q_taken in scored:
@@ -42,6 +46,7 @@ def score_rows(
                     "rewards": [round(float(r), 6) for r in rewards[row][mask]],
                     "return": float(returns[row]),
                     "log_likelihood": float(log_probs[row][mask].sum()),
+                    "initial_value": float(values[row][mask][0]),  # V(s_0), the state that is the prompt
                 }
             )
     return results

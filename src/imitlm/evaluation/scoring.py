@@ -20,6 +20,7 @@ from imitlm.data.encode import encode_completions, encode_prompts
 from imitlm.errors import UserError
 from imitlm.models import bksp_id_of, hidden_and_head, model_dtype
 from imitlm.objectives import chunked_soft_q, default_chunk_size, legal_soft_q
+from imitlm.rollout.generate import policy_tau
 
 
 def on_device(layout: Layout, device) -> Layout:
@@ -53,13 +54,15 @@ def soft_q_of(model, layout: Layout, bksp_id: int | None, tau: float = 1.0) -> t
 
 @torch.no_grad()
 def teacher_forced(
-    model, tokenizer, prompts: list[str], completions: list[str], batch_size: int, tau: float = 1.0
+    model, tokenizer, prompts: list[str], completions: list[str], batch_size: int, tau: float | None = None
 ) -> Iterator[tuple[int, list[list[int]], Layout, torch.Tensor, torch.Tensor]]:
     """Yield ``(start, actions, layout, values, q_taken)`` for each batch of rows ``start .. start + len(actions)``.
 
     ``actions`` are the completion ids + EOS of each row; ``values`` (B, T) ``V(s_t) = tau logsumexp(Q(s_t, .) /
-    tau)`` and ``q_taken`` (B, T) ``Q(s_t, a_t)`` in float32 over the legal actions (`soft_q_of`).
+    tau)`` and ``q_taken`` (B, T) ``Q(s_t, a_t)`` in float32 over the legal actions (`soft_q_of`); ``tau`` None:
+    the model's own (``rollout.generate.policy_tau``), the temperature of the policy it was trained as.
     """
+    tau = policy_tau(model) if tau is None else tau
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     bksp = bksp_id_of(model)
     for start in range(0, len(prompts), batch_size):

@@ -1,4 +1,5 @@
-"""Pure tensor math of the one imitation objective (DESIGN sec 2-3); imports torch only.
+"""Pure tensor math of the one imitation objective (docs/design.md, "Quantities read off the logits", "The one
+objective"); imports torch only.
 
 See docs/objectives.md for the map from equations to functions and the logged metrics.
 """

@@ -1,4 +1,4 @@
-"""The f-divergences of the one objective, as small objects in one registry (DESIGN sec 3).
+"""The f-divergences of the one objective, as small objects in one registry (docs/design.md, "The one objective").
 
 IQ-Learn (Garg et al., NeurIPS 2021, eq. 9-10 and their Table 4) writes the imitation objective
 for an f-divergence between the occupancy measures of the model and of the data with a concave

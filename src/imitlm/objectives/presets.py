@@ -1,4 +1,4 @@
-"""Presets: the names users type, each just settings of the one objective (DESIGN sec 3 table).
+"""Presets: the names users type, each just settings of the one objective (docs/design.md, "The one objective" table).
 
 | preset           | phi  | Mv, Mr             | backspace          | paper                          |
 |------------------|------|--------------------|--------------------|--------------------------------|
@@ -55,7 +55,8 @@ class Preset:
         """The ``ObjectiveSpec`` of this preset; ``divergence``/``overrides`` replace its values
         (e.g. ``--divergence kl`` with any preset).
 
-        The preset's ``td_weight`` is the quadratic part of chi^2 (DESIGN sec 3): it applies only when phi is
+        The preset's ``td_weight`` is the quadratic part of chi^2 (docs/design.md, "The one objective"): it applies
+        only when phi is
         chi2. With another divergence ``c`` is 0 unless ``td_weight`` is among the overrides."""
         phi = get_divergence(self.divergence if divergence is None else divergence)
         spec = ObjectiveSpec(

@@ -1,7 +1,8 @@
 """Reward extraction (Wulfmeier et al. 2024, sec 5 "reward analysis"; IQ-Learn eq. 5).
 
 The learned Q yields a per-token reward by the inverse soft Bellman operator,
-``r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})`` (DESIGN sec 2), and a sequence's return is
+``r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})`` (docs/design.md, "Quantities read off the logits"), and a
+sequence's return is
 the sum of its ``r_t``. At gamma = 1 with an EOS-terminated sequence the return telescopes to
 ``log p(sequence) + V(s_0)`` (with tau = 1).
 """

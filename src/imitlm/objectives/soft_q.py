@@ -1,4 +1,4 @@
-"""Soft-Q quantities read off a language model's logits (DESIGN sec 2).
+"""Soft-Q quantities read off a language model's logits (docs/design.md, "Quantities read off the logits").
 
 The logits are read as a soft Q-function, ``Q(s, .) = logits`` (Garg et al., "IQ-Learn:
 Inverse soft-Q Learning for Imitation", NeurIPS 2021; Wulfmeier et al., "Imitating Language via
@@ -22,7 +22,8 @@ IGNORE_INDEX = -100
 
 
 def mask_illegal_bksp(logits: Tensor, bksp_illegal: Tensor, bksp_id: int | None) -> Tensor:
-    """``Q(s, <bksp>) = -inf`` where ``s`` is the prompt (DESIGN sec 1); (B, T, V) -> (B, T, V), out of place.
+    """``Q(s, <bksp>) = -inf`` where ``s`` is the prompt (docs/design.md, "The MDP over sequences"); (B, T, V) -> (B,
+    T, V), out of place.
 
     There `<bksp>` would delete a prompt token, so it is not an action: sampling masks it
     (``rollout.generate``), and ``V``, ``pi`` and the rewards must be computed over the same legal
@@ -91,7 +92,8 @@ def action_values(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def log_policy(logits: Tensor, targets: Tensor, tau: float = 1.0, values: Tensor | None = None) -> Tensor:
-    """``log pi(a_t|s_t) = (Q(s_t, a_t) - V(s_t)) / tau`` (DESIGN sec 2); (B, T); 0 where invalid.
+    """``log pi(a_t|s_t) = (Q(s_t, a_t) - V(s_t)) / tau`` (docs/design.md, "Quantities read off the logits"); (B, T);
+    0 where invalid.
 
     With ``tau = 1`` this is the usual token log-likelihood, ``log_softmax(logits)[a_t]``.
     ``values`` may be passed to reuse ``soft_values(logits, tau)``.
@@ -130,7 +132,8 @@ def implicit_rewards(
     values: Tensor | None = None,
 ) -> Tensor:
     """IQ-Learn's reward recovery ``r_t = Q(s_t, a_t) - gamma (1 - d_t) V(s_{t+1})`` (IQ-Learn eq. 5,
-    the inverse soft Bellman operator; DESIGN sec 2). (B, T); 0 where ``targets`` is -100.
+    the inverse soft Bellman operator; docs/design.md, "Quantities read off the logits"). (B, T); 0 where ``targets``
+    is -100.
 
     ``values`` may be passed to reuse ``soft_values(logits, tau)``.
     """

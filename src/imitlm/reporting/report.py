@@ -141,7 +141,7 @@ def write_report(results: dict, out: Path) -> str:
         "",
         table,
         "",
-        f"### Difference from {baseline} (paired 95% interval: bootstrap over seeds and questions for accuracies, "
+        f"### Difference from {baseline} (paired 95% interval over seeds and questions for accuracies, "
         "t over seeds otherwise)",
         "",
         difference_table(rows, baseline),

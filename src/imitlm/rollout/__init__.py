@@ -1,5 +1,5 @@
 """Rollouts: sampling primitives, batched generation with `<bksp>` (stack machine, per-step processors, loop),
-the replay buffer, trace display (DESIGN sec 4, 6)."""
+the replay buffer, trace display (docs/design.md, "The `<bksp>` layout", "Rollouts and the mixture")."""
 
 from imitlm.rollout.buffer import ReplayBuffer, collect_rollouts
 from imitlm.rollout.display import format_trace

@@ -1,4 +1,5 @@
-"""Rollouts (DESIGN sec 6): policy samples from training prompts, kept in a small replay buffer."""
+"""Rollouts (docs/design.md, "Rollouts and the mixture"): policy samples from training prompts, kept in a small
+replay buffer."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ MAX_PREFIX_TOKENS = 16
 
 def rollout_prompts(dataset, num_prompts: int, generator: torch.Generator) -> list[list[int]]:
     """Prompts of random training rows; a plain-text row (prompt = BOS only) is prompted with a random prefix of
-    its own text, 1 to 16 tokens (DESIGN sec 6), so the model continues real data."""
+    its own text, 1 to 16 tokens (docs/design.md, "Rollouts and the mixture"), so the model continues real data."""
     picks = torch.randint(len(dataset), (num_prompts,), generator=generator).tolist()
     prompts = []
     for index in picks:
@@ -64,10 +65,13 @@ def collect_rollouts(
     max_new_tokens: int,
     temperature: float,
     generator: torch.Generator,
+    tau: float | None = None,
     max_state_length: int | None = None,
     synced_ranks: bool = False,
 ) -> tuple[list[tuple[list[int], list[int]]], dict[str, float]]:
-    """Sample one sequence per prompt with the current model; returns (prompt, actions) pairs and statistics."""
+    """Sample one sequence per prompt with the current model from ``softmax(Q / (tau * temperature))``, the policy
+    being trained when ``temperature`` is 1 (``tau``: the objective's; None: the model's saved one). Returns
+    (prompt, actions) pairs and statistics."""
     from imitlm.rollout.generate import generate_with_backspace
 
     was_training = model.training
@@ -83,6 +87,7 @@ def collect_rollouts(
         max_state_length=max_state_length,
         do_sample=True,
         temperature=temperature,
+        tau=tau,
         generator=generator,
         allow_backspace=bksp_id is not None,
         synced_ranks=synced_ranks,

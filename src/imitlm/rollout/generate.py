@@ -1,4 +1,5 @@
-"""Batched generation with `<bksp>`, using the training layout incrementally (DESIGN sec 4, last paragraph).
+"""Batched generation with `<bksp>`, using the training layout incrementally (docs/design.md, "The `<bksp>`
+layout"last paragraph).
 
 Three parts: the prefill and the push/pop stack update over a KV cache that only grows (`rollout.stack`), the
 per-step rules on logits and actions (`rollout.processors`), and the sampling loop here. The logits seen while
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from imitlm.backspace.apply import apply_backspaces
-from imitlm.models import model_dtype
+from imitlm.errors import UserError
+from imitlm.models import model_dtype, run_settings
 from imitlm.rollout.processors import BackspaceMask, BlockUndo, ForcedErrors, SuppressTokens
 from imitlm.rollout.sampling import process_logits, sample_from_logits
 from imitlm.rollout.stack import BackspaceState
@@ -37,6 +39,16 @@ class GenerationResult:
     logits: list[torch.Tensor] | None = None
 
 
+def policy_tau(model) -> float:
+    """The temperature ``tau`` the model was trained with (its saved ``q_temperature``; 1 for a model trained
+    elsewhere). Its policy is ``softmax(Q / tau)``: sampling, perplexity and rewards read it, so that they all use
+    the policy the loss trained."""
+    tau = run_settings(model).get("q_temperature", 1.0)
+    if not isinstance(tau, (int, float)) or not tau > 0:
+        raise UserError(f"the model's saved q_temperature must be a number > 0, got {tau!r}; fix its config.json")
+    return float(tau)
+
+
 def generator_on(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
     """A generator on `device`: the given one if it already lives there, else one seeded from it (so the
     caller's CPU generator still determines every sample and advances, which keeps resumed runs exact)."""
@@ -58,6 +70,7 @@ def generate_with_backspace(
     max_state_length: int | None = None,
     do_sample: bool = False,
     temperature: float = 1.0,
+    tau: float | None = None,
     top_k: int = 0,
     top_p: float = 1.0,
     generator: torch.Generator | None = None,
@@ -85,6 +98,9 @@ def generate_with_backspace(
       models (FSDP, DeepSpeed ZeRO-3) gather weights collectively in each forward, so every rank must make the
       same number of calls (as ``synced_gpus`` does for ``model.generate``); finished rows are fed pad tokens.
 
+    - ``tau``: the policy's temperature (None: the model's saved one, ``policy_tau``); sampling draws from
+      ``softmax(Q / (tau * temperature))``, so ``temperature = 1`` is the trained policy ``softmax(Q / tau)``.
+
     Prompts are left-padded; pad slots are masked out.
     """
     if max_new_actions < 1:
@@ -95,6 +111,7 @@ def generate_with_backspace(
         raise ValueError("force_prob > 0 needs force_token_ids")
     device = model.device if hasattr(model, "device") else next(model.parameters()).device
     generator = generator_on(generator, device)
+    sampling_temperature = (policy_tau(model) if tau is None else tau) * temperature  # the user's T times tau
     state, prefill_inputs = BackspaceState.prefill(
         prompts, pad_id=pad_id, max_new_actions=max_new_actions, dtype=model_dtype(model), device=device
     )
@@ -124,7 +141,7 @@ def generate_with_backspace(
         for processor in processors:
             scores = processor(state, scores)
         if do_sample:
-            scores = process_logits(scores, temperature=temperature, top_k=top_k, top_p=top_p)
+            scores = process_logits(scores, temperature=sampling_temperature, top_k=top_k, top_p=top_p)
         action = sample_from_logits(scores, do_sample=do_sample, generator=generator)  # (B,)
         if forcing is not None:
             action, forced[:, step] = forcing(state, action, active, generator)

@@ -1,4 +1,5 @@
-"""The per-row stack machine of batched generation with `<bksp>` over a KV cache that only grows (DESIGN sec 4).
+"""The per-row stack machine of batched generation with `<bksp>` over a KV cache that only grows (docs/design.md,
+"The `<bksp>` layout").
 
 Every action appends one cache slot per row. Each row keeps a stack of the slots that make up its state, and an
 additive float mask over cache slots lets the next query see exactly that stack. A `<bksp>` pops the deleted slot;
@@ -101,7 +102,7 @@ class BackspaceState:
         # stack entries at depths >= a row's state length are never read before being written,
         # so rows that do not push may get a junk entry there
         if bksp_possible and bool((is_bksp := active & (action == bksp_id)).any()):
-            # --- with deletions (DESIGN sec 4) ---------------------------------------------------------
+            # --- with deletions (docs/design.md, "The `<bksp>` layout") -----------------------------------------------
             is_tok = active & ~is_bksp & ~is_eos
             top = self.stack.gather(1, (self.depth - 1)[:, None])[:, 0]  # slot being deleted (bksp rows)
             new_depth = self.depth + is_tok.long() - is_bksp.long()

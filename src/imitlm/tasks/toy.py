@@ -1,4 +1,4 @@
-"""A toy Markov chain over sequences where everything is exact (DESIGN sec 8).
+"""A toy Markov chain over sequences where everything is exact (docs/design.md, "Tasks").
 
 Like SequenceMatch's Figure 1 (Cundy & Ermon, ICLR 2024): a few tokens, a short maximum length,
 EOS, and a data distribution that never visits some states. States are tuples of ordinary tokens
@@ -182,7 +182,9 @@ def transition_batch(chain: ToyChain, q_table: Tensor, data_weight: Tensor, poli
 def exact_loss(chain: ToyChain, q_table: Tensor, spec: ObjectiveSpec, policy_weight: Tensor | None = None):
     """``imitation_loss`` with exact expectations: data occupancy (and optionally a policy one)."""
     batch = transition_batch(chain, q_table, data_occupancy(chain, q_table.dtype), policy_weight)
-    return imitation_loss(**batch, spec=spec)
+    # the occupancies are those of one sequence of each source: one row each, whatever the transitions' weights
+    policy_rows = 0.0 if policy_weight is None else 1.0
+    return imitation_loss(**batch, spec=spec, num_data_rows=1.0, num_policy_rows=policy_rows)
 
 
 @dataclass

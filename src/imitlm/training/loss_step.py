@@ -30,8 +30,8 @@ def imitation_forward(
     Args:
         batch: a padded batch (``data.batches.pad_batch``: input_ids, prompt_lengths, lengths, noise_mask,
             is_policy), on the model's device.
-        counts: (2,) GLOBAL (data, policy) target counts over the accumulation window and all ranks
-            (``backspace.layout.target_counts`` summed), so micro-batches add up to the full-batch loss.
+        counts: (4,) GLOBAL (data, policy) target counts and (data, policy) row counts over the accumulation window
+            and all ranks (``backspace.layout.target_counts`` summed), so micro-batches add up to the full-batch loss.
         chunk_size: None: the model computes the (B, T, V) logits. A number: the chunked path
             (``objectives.chunked``): the model's forward keeps the head's input and computes logits at the last
             position only (``outputs.logits`` (B, 1, V)), and V(s), Q(s, a_t) are reduced ``chunk_size`` positions
@@ -78,5 +78,7 @@ def imitation_forward(
         spec,
         num_data_tokens=counts[0].clamp(min=1),
         num_policy_tokens=counts[1],
+        num_data_rows=counts[2],
+        num_policy_rows=counts[3],
     )
     return loss, metrics, outputs

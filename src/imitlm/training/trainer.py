@@ -2,7 +2,7 @@
 
 What is specific to imitation learning lives in four places, marked below:
   1. `get_batch_samples`: rollouts into the replay buffer, policy rows mixed into each batch;
-  2. `_get_num_items_in_batch`: global (data, policy) token counts over accumulation window and ranks;
+  2. `_get_num_items_in_batch`: global (data, policy) token and row counts over accumulation window and ranks;
   3. `compute_loss`: the backspace layout, one forward pass, the objective (from full logits, or chunk by chunk
      from the final hidden states with `--chunked_loss`);
   4. checkpoint hooks: the replay buffer and our random generators travel with the checkpoint.
@@ -192,7 +192,8 @@ class ImitationTrainer(Trainer):
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
-        self.warmup_spec = dataclasses.replace(self.spec, use_il=False)
+        # the MLE warm-up is plain MLE: per-token mean, no gamma^t weights (docs/objectives.md, "Schedule")
+        self.warmup_spec = dataclasses.replace(self.spec, use_il=False, gamma=1.0)
         self.replay = ReplayBuffer(args.rollout_buffer_size) if self.preset.online else None
         # Separate seeded generators: rollouts and policy draws never disturb the data order.
         rank = args.process_index
@@ -248,6 +249,7 @@ class ImitationTrainer(Trainer):
             pad_id=tokenizer.pad_token_id,
             max_new_tokens=self.args.max_new_tokens,
             temperature=self.args.rollout_temperature,
+            tau=self.spec.tau,  # the trained policy softmax(Q / tau), times the rollout temperature
             generator=self.rollout_generator,
             max_state_length=self.args.max_length - max(len(p) for p in prompts),  # completion tokens
             synced_ranks=self.is_fsdp_enabled or self.is_deepspeed_enabled,  # sharded weights: same calls per rank
@@ -258,10 +260,11 @@ class ImitationTrainer(Trainer):
 
     # ---- 2. global token counts ----------------------------------------------------------------
     def _get_num_items_in_batch(self, batch_samples, device):
-        """(data tokens, policy tokens) summed over the accumulation window and, with several ranks, over ranks."""
+        """(data tokens, policy tokens, data rows, policy rows) summed over the accumulation window and, with several
+        ranks, over ranks."""
         if not batch_samples:
             return None
-        counts = sum(target_counts(batch) for batch in batch_samples).to(device)  # (2,)
+        counts = sum(target_counts(batch) for batch in batch_samples).to(device)  # (4,)
         if self.args.world_size > 1:
             counts = self.accelerator.reduce(counts, reduction="sum")
         return counts
