@@ -23,7 +23,7 @@ from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
-from imitlm.training.run_dir import RunStarted, check_output_dir, resolve_checkpoint
+from imitlm.training.run_dir import check_output_dir, protected_run, resolve_checkpoint
 from imitlm.training.trainer import ImitationTrainer
 
 logger = logging.getLogger(__name__)
@@ -157,10 +157,26 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool = False) -> ImitationTrainer:
-    """Train ``config`` end to end; ``announce`` prints :func:`run_summary` before training (the CLI does)."""
+    """Train ``config`` end to end; ``announce`` prints :func:`run_summary` before training (the CLI does). The output
+    directory is locked from set-up to the final save (`run_dir.protected_run`)."""
     check_output_dir(config)
     check_final_save(config)
     checkpoint = resolve_checkpoint(config)
+    with protected_run(config, main_process=config.process_index == 0):
+        trainer = build_trainer(config, callbacks, peft_config)
+        if announce and trainer.is_world_process_zero():
+            print(run_summary(config, trainer), flush=True)
+        try:
+            trainer.train(resume_from_checkpoint=checkpoint)
+        except KeyboardInterrupt:
+            step = trainer.state.global_step
+            raise TrainingInterrupted(step, last_complete_checkpoint(config.output_dir)) from None
+        save_final(config, trainer, peft_config)
+    return trainer
+
+
+def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
+    """Data, tokenizer and model of ``config``, checked, in an `ImitationTrainer`."""
     set_seed(config.seed)
     train_rows, eval_rows = load_task_rows(config)
     tokenizer = load_tokenizer(config, train_rows)
@@ -177,27 +193,23 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
     if bksp_id is not None:
         check_backspace_rows(train_data, bksp_id)
     eval_data = tokenize_rows(eval_rows, tokenizer, config.max_length, source="evaluation data") if eval_rows else None
-    noise_sampler = task_noise_sampler(config, tokenizer)
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
-    trainer = ImitationTrainer(
+    return ImitationTrainer(
         model=model,
         args=config,
         train_dataset=train_data,
         eval_dataset=eval_data,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[RunStarted(config), *(callbacks or [])],
-        noise_sampler=noise_sampler,
+        callbacks=callbacks,
+        noise_sampler=task_noise_sampler(config, tokenizer),
     )
+
+
+def save_final(config: ImitConfig, trainer: ImitationTrainer, peft_config=None) -> None:
+    """The final model (merged, with the adapter beside it, for LoRA), its settings, state and log history."""
     output = Path(config.output_dir)
-    if announce and trainer.is_world_process_zero():
-        print(run_summary(config, trainer), flush=True)
-    try:
-        trainer.train(resume_from_checkpoint=checkpoint)
-    except KeyboardInterrupt:
-        step = trainer.state.global_step
-        raise TrainingInterrupted(step, last_complete_checkpoint(config.output_dir)) from None
     if config.use_peft or peft_config is not None:
         trainer.save_model(str(output / "adapter"))  # the adapter alone
         if trainer.is_world_process_zero():  # and a merged model that `imitlm evaluate` loads like any other
@@ -209,4 +221,3 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
         save_run_settings(config.output_dir, resolved_settings(config, trainer))
         trainer.save_state()
         (output / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-    return trainer

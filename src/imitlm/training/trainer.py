@@ -35,6 +35,7 @@ from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
+from imitlm.training.run_dir import RunStarted, check_resumable, protected_run
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
@@ -166,6 +167,7 @@ class ImitationTrainer(Trainer):
                 eos_id=tokenizer.eos_token_id,
             )
         check_launch(args)
+        self.run_started = RunStarted(args)  # records the run (imitlm_run.json), sets aside one it replaces
         super().__init__(
             model=model,
             args=args,
@@ -173,7 +175,7 @@ class ImitationTrainer(Trainer):
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             processing_class=processing_class,
-            callbacks=[NonFiniteGradientCheck(), *epoch_callbacks(data_collator), *(callbacks or [])],
+            callbacks=[NonFiniteGradientCheck(), self.run_started, *epoch_callbacks(data_collator), *(callbacks or [])],
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
@@ -341,11 +343,16 @@ class ImitationTrainer(Trainer):
         torch.save(state, self._state_file(output_dir))
 
     def train(self, resume_from_checkpoint=None, **kwargs):
-        # Our state must be back before the first resumed batch is assembled (the Trainer restores its own
-        # random states only after fetching that batch).
-        if isinstance(resume_from_checkpoint, str):
-            self.load_imitlm_state(resume_from_checkpoint)
-        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+        resuming = resume_from_checkpoint not in (None, False)
+        self.run_started.resuming = resuming
+        # the same run-directory rules as `imitlm train`: checked, locked, a replaced run kept until this one ends
+        with protected_run(self.args, resuming, main_process=self.is_world_process_zero()):
+            # Our state must be back before the first resumed batch is assembled (the Trainer restores its own
+            # random states only after fetching that batch).
+            if isinstance(resume_from_checkpoint, str):
+                check_resumable(self.model, resume_from_checkpoint, self.args)
+                self.load_imitlm_state(resume_from_checkpoint)
+            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
     def _state_file(self, checkpoint: str) -> str:
         name = STATE_FILE if self.args.world_size == 1 else f"imitlm_state_{self.args.process_index}.pt"
