@@ -373,6 +373,7 @@ def run_rewards(args) -> int:
 
 def run_demo(args) -> int:
     from imitlm.demo import run_demo as demo
+    from imitlm.training.run_lock import run_lock
 
     if args.quick and args.full:
         raise UserError("--quick and --full contradict each other; pass one of them")
@@ -382,9 +383,11 @@ def run_demo(args) -> int:
         if args.full:
             raise UserError("--full is the arithmetic demo's Llama base; drop it for --task text")
         output_dir = "runs/demo-text" if args.output_dir == "runs/demo" else args.output_dir
-        run_text_demo(quick=args.quick, output_dir=output_dir)
+        with run_lock(output_dir, f"--output_dir {output_dir}"):
+            run_text_demo(quick=args.quick, output_dir=output_dir)
         return 0
-    demo(quick=args.quick, full=args.full, output_dir=args.output_dir)
+    with run_lock(args.output_dir, f"--output_dir {args.output_dir}"):
+        demo(quick=args.quick, full=args.full, output_dir=args.output_dir)
     return 0
 
 
@@ -396,7 +399,10 @@ def run_bench(args) -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise UserError(f"--only: unknown measurement {unknown[0]!r}; use some of {','.join(SECTIONS)}")
-    result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections)
+    from imitlm.training.run_lock import run_lock
+
+    with run_lock(args.output or ".", f"--output {args.output}", is_file=True, enabled=args.output is not None):
+        result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections)
     return 1 if result["errors"] else 0
 
 

@@ -136,3 +136,15 @@ def test_python_api_runs_follow_the_cli_rules(tmp_path):
     assert digest(tmp_path / "o" / "model.safetensors") == weights
     run(overwrite_output_dir=True)
     assert not (tmp_path / "o" / "previous_run").exists()
+
+
+@pytest.mark.parametrize("command", ["demo", "demo_text", "bench"])
+def test_demo_and_bench_outputs_are_locked(cli, tmp_path, command):
+    live = json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "started": 0, "command": "imitlm demo"})
+    if command == "bench":
+        (tmp_path / "b.json.lock").write_text(live)
+        argv = ["bench", "--quick", "--output", tmp_path / "b.json"]
+    else:
+        (tmp_path / LOCK_FILE).write_text(live)
+        argv = ["demo", "--quick", "--output_dir", tmp_path] + (["--task", "text"] if command == "demo_text" else [])
+    assert_user_error(cli(*argv), "is in use by another imitlm run")
