@@ -235,8 +235,10 @@ def run_sweep(argv: list[str]) -> int:
 
 def run_evaluate(args) -> int:
     from imitlm.data.checks import check_text
+    from imitlm.data.fit import fit_rows
     from imitlm.evaluation.evaluate import evaluate, load_eval_rows, write_json
-    from imitlm.models import load_trained, run_settings, setting
+    from imitlm.model_files import load_checked as load_trained
+    from imitlm.models import model_max_length, run_settings, setting
     from imitlm.validation import check_output_file
 
     if args.task == "arithmetic" and args.data:
@@ -262,6 +264,7 @@ def run_evaluate(args) -> int:
         setting(args.difficulty, model, "difficulty", 1),
         tokenizer,
     )
+    rows = fit_rows(rows, tokenizer, model_max_length(model), args.data or "the questions")
     check_text(
         [*rows["prompt"], *rows["completion"]],
         tokenizer,
@@ -289,9 +292,10 @@ def run_evaluate(args) -> int:
 
 def run_evaluate_text(args, model, tokenizer) -> int:
     from imitlm.data.checks import check_text
+    from imitlm.data.fit import fit_text_rows
     from imitlm.evaluation.evaluate import write_json
     from imitlm.evaluation.text_eval import evaluate_text
-    from imitlm.models import setting
+    from imitlm.models import model_max_length, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     if args.data is None:
@@ -302,6 +306,7 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
     check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
+    rows = fit_text_rows(rows, tokenizer, model_max_length(model), args.data, args.prompt_tokens)
     result = evaluate_text(
         model,
         tokenizer,
@@ -334,7 +339,8 @@ def run_generate(args) -> int:
 
     from imitlm.data.checks import check_text
     from imitlm.evaluation.generation import generate_samples
-    from imitlm.models import bksp_id_of, load_trained, setting
+    from imitlm.model_files import load_checked as load_trained
+    from imitlm.models import bksp_id_of, setting
     from imitlm.rollout.display import trace_of
 
     if args.temperature == 0 and (args.top_k != 0 or args.top_p != 1.0):

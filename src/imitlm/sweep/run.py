@@ -12,12 +12,13 @@ from pathlib import Path
 
 import optuna
 
+from imitlm.data.fit import fit_rows
 from imitlm.errors import UserError
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import accuracy, perplexity
 from imitlm.evaluation.text_eval import split_plain_text
-from imitlm.models import load_trained
+from imitlm.models import load_trained, model_max_length
 from imitlm.reporting.sweep import plot_sweep, write_sweep_csv, write_sweep_json
 from imitlm.sweep.space import ParamSpec
 from imitlm.tasks import arithmetic_rows
@@ -55,7 +56,12 @@ METRICS = {
 
 
 def validation_rows(
-    config: ImitConfig, num_examples: int, validation_data: str | None, validation_split: str, tokenizer
+    config: ImitConfig,
+    num_examples: int,
+    validation_data: str | None,
+    validation_split: str,
+    tokenizer,
+    limit: int | None = None,
 ):
     if config.task == "arithmetic":
         return arithmetic_rows("validation", num_examples, seed=config.task_seed, difficulty=config.difficulty)
@@ -63,6 +69,7 @@ def validation_rows(
     raw = load_raw_dataset(validation_data or config.dataset_name, validation_split, config.dataset_config)
     rows = to_prompt_completion(raw, tokenizer, source=source)
     rows = rows.select(range(min(num_examples, len(rows)))) if num_examples else rows
+    rows = fit_rows(rows, tokenizer, limit, source)  # `limit`: the model's positions
     return split_plain_text(rows, tokenizer, prompt_tokens=8)  # as `imitlm evaluate --task text`
 
 
@@ -91,7 +98,12 @@ def train_and_score(base: dict, params: dict, out: Path, seed: int, metric: Metr
     gc.collect()
     model, tokenizer = load_trained(str(out))
     rows = validation_rows(
-        config, settings["num_eval_examples"], settings["validation_data"], settings["validation_split"], tokenizer
+        config,
+        settings["num_eval_examples"],
+        settings["validation_data"],
+        settings["validation_split"],
+        tokenizer,
+        model_max_length(model),
     )
     return score(model, tokenizer, rows, metric, config.max_new_tokens)
 

@@ -11,6 +11,7 @@ from transformers import set_seed
 from imitlm.data.checks import check_backspace_rows, check_max_length, check_text
 from imitlm.data.encode import tokenize_rows
 from imitlm.errors import UserError
+from imitlm.model_files import check_tokenizer_files, note_resized_vocabulary, tokenizer_source
 from imitlm.models import (
     add_backspace,
     bksp_id_of,
@@ -179,7 +180,9 @@ def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> Imita
     """Data, tokenizer and model of ``config``, checked, in an `ImitationTrainer`."""
     set_seed(config.seed)
     train_rows, eval_rows = load_task_rows(config)
+    check_tokenizer_files(*tokenizer_source(config))
     tokenizer = load_tokenizer(config, train_rows)
+    note_resized_vocabulary(config, tokenizer)
     for rows, source in ((train_rows, "the training data"), (eval_rows, "the evaluation data")):
         if rows is not None:
             texts = [*rows["prompt"], *rows["completion"]]

@@ -35,6 +35,7 @@ from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
+from imitlm.training.other_args import as_imit_config
 from imitlm.training.run_dir import RunStarted, check_resumable, protected_run
 
 STATE_FILE = "imitlm_state.pt"
@@ -124,6 +125,7 @@ class ImitationTrainer(Trainer):
         data_collator=None,
         noise_sampler=None,
     ):
+        args = as_imit_config(args)  # a plain TrainingArguments or TRL's SFTConfig: imitation defaults, said
         self.preset = get_preset(args.objective)
         model, processing_class = resolve_model(model, processing_class, args.attn_implementation)
         tokenizer = processing_class
