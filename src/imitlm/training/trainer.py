@@ -33,6 +33,7 @@ from imitlm.training.checkpoints import (
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
+from imitlm.training.eval_metrics import eval_step, extra_metrics, kept_random_state
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
 from imitlm.training.other_args import as_imit_config
@@ -306,6 +307,18 @@ class ImitationTrainer(Trainer):
             self._metric_sums.clear()
             self._metric_steps_seen.clear()
         super().log(logs, start_time)
+
+    # ---- evaluation during training: eval_loss and cheap task metrics (`training.eval_metrics`) ---
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        return eval_step(self, model, inputs), None, None
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, **kwargs):
+        self._eval_sums = None
+        with kept_random_state():  # the dataloader draws its seed from torch's generator: training must not see it
+            output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, **kwargs)
+            prefix = kwargs.get("metric_key_prefix", "eval")
+            output.metrics.update(extra_metrics(self, prefix, dataloader.dataset))
+        return output
 
     # ---- 4. checkpoints: complete-or-ignored, carrying the replay buffer and our generators ---
     def _issue_warnings_after_load(self, load_result) -> None:
