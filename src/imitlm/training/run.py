@@ -176,12 +176,22 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
     return trainer
 
 
+def tokenizer_and_rows(config: ImitConfig):
+    """(tokenizer, train rows, evaluation rows): a named tokenizer is loaded first, so chat `messages` rows are
+    rendered with its chat template; a tokenizer built from the data (bpe, characters) comes after the rows."""
+    name, option = tokenizer_source(config)
+    if name is None or (name == "bpe" or name.startswith("bpe:")) and not Path(name).exists():
+        train_rows, eval_rows = load_task_rows(config)
+        return load_tokenizer(config, train_rows), train_rows, eval_rows
+    check_tokenizer_files(name, option)
+    tokenizer = load_tokenizer(config)
+    return tokenizer, *load_task_rows(config, tokenizer)
+
+
 def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
     """Data, tokenizer and model of ``config``, checked, in an `ImitationTrainer`."""
     set_seed(config.seed)
-    train_rows, eval_rows = load_task_rows(config)
-    check_tokenizer_files(*tokenizer_source(config))
-    tokenizer = load_tokenizer(config, train_rows)
+    tokenizer, train_rows, eval_rows = tokenizer_and_rows(config)
     note_resized_vocabulary(config, tokenizer)
     for rows, source in ((train_rows, "the training data"), (eval_rows, "the evaluation data")):
         if rows is not None:
