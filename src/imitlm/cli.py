@@ -238,7 +238,8 @@ def run_evaluate(args) -> int:
     from imitlm.data.fit import fit_rows
     from imitlm.evaluation.evaluate import evaluate, load_eval_rows, write_json
     from imitlm.model_files import load_checked as load_trained
-    from imitlm.models import model_max_length, run_settings, setting
+    from imitlm.models import model_max_length, setting
+    from imitlm.training.consistency import evaluate_task, evaluate_warnings
     from imitlm.validation import check_output_file
 
     if args.task == "arithmetic" and args.data:
@@ -246,7 +247,8 @@ def run_evaluate(args) -> int:
     if args.output is None and os.path.isdir(args.model):  # the default output goes into the model's directory
         check_output_file(os.path.join(args.model, "eval.json"), "--output (default: in --model)")
     model, tokenizer = load_trained(args.model)
-    task = args.task or (None if args.data else run_settings(model).get("task"))
+    task = evaluate_task(args, model)  # --task, else the task the model was trained on
+    evaluate_warnings(args)
     if task == "text":
         return run_evaluate_text(args, model, tokenizer)
     if task == "arithmetic" and args.data is None and args.num_examples == 0:

@@ -26,6 +26,7 @@ from imitlm.tasks.arithmetic import digit_token_ids
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 from imitlm.training.checkpoints import NonFiniteError
 from imitlm.training.config import ImitConfig
+from imitlm.training.consistency import check_space_steps
 from imitlm.training.parsing import config_from_dict
 from imitlm.training.run import train
 from imitlm.training.run_lock import run_lock
@@ -202,6 +203,7 @@ def run_sweep(
 
     ``base``: the recipe with flag overrides applied (a dict of `ImitConfig` fields). Returns the sweep.json dict.
     """
+    check_space_steps(space)
     config = config_from_dict(dict(base))
     chosen = chosen_metric(metric, config)
     settings = {
