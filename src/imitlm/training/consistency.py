@@ -91,6 +91,10 @@ RUN_RULES = (
 
 def check_run(config) -> list[str]:
     """Apply `RUN_RULES` to a training config: raise the first refusal, log and return the warnings."""
+    from imitlm.training.config import ImitConfig
+
+    if not isinstance(config, ImitConfig):  # another args object (a test double): its own rules
+        return []
     said = []
     for rule in RUN_RULES:
         message = rule.broken(config)

@@ -24,7 +24,6 @@ from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
-from imitlm.training.consistency import check_run
 from imitlm.training.run_dir import check_output_dir, protected_run, resolve_checkpoint
 from imitlm.training.trainer import ImitationTrainer
 
@@ -161,7 +160,6 @@ class TrainingInterrupted(KeyboardInterrupt):
 def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool = False) -> ImitationTrainer:
     """Train ``config`` end to end; ``announce`` prints :func:`run_summary` before training (the CLI does). The output
     directory is locked from set-up to the final save (`run_dir.protected_run`)."""
-    check_run(config)  # settings that would silently do something else: warned or refused
     check_output_dir(config)
     check_final_save(config)
     checkpoint = resolve_checkpoint(config)

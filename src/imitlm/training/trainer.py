@@ -33,6 +33,7 @@ from imitlm.training.checkpoints import (
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention
+from imitlm.training.consistency import check_run
 from imitlm.training.eval_metrics import eval_step, extra_metrics, kept_random_state
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
@@ -127,6 +128,7 @@ class ImitationTrainer(Trainer):
         noise_sampler=None,
     ):
         args = as_imit_config(args)  # a plain TrainingArguments or TRL's SFTConfig: imitation defaults, said
+        check_run(args)  # settings that would silently do something else than asked: warned or refused
         self.preset = get_preset(args.objective)
         model, processing_class = resolve_model(model, processing_class, args.attn_implementation)
         tokenizer = processing_class
