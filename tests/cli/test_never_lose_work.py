@@ -148,3 +148,27 @@ def test_demo_and_bench_outputs_are_locked(cli, tmp_path, command):
         (tmp_path / LOCK_FILE).write_text(live)
         argv = ["demo", "--quick", "--output_dir", tmp_path] + (["--task", "text"] if command == "demo_text" else [])
     assert_user_error(cli(*argv), "is in use by another imitlm run")
+
+
+def test_python_api_resume_true_takes_the_newest_complete_checkpoint(tmp_path):
+    from imitlm import ImitationTrainer, ImitConfig
+    from imitlm.models import load_model, load_tokenizer
+    from imitlm.tasks import arithmetic_rows
+    from imitlm.training.checkpoints import MARKER
+
+    rows = arithmetic_rows("train", 8, seed=0, difficulty=0)
+    spec = config_from_dict({"model_config": json.loads(MODEL), "output_dir": "unused"})
+
+    def trainer(steps):
+        args = ImitConfig(output_dir=str(tmp_path), objective="mle", max_steps=steps, use_cpu=True, report_to=[])
+        args.save_steps, args.per_device_train_batch_size = 1, 4
+        tokenizer = load_tokenizer(spec)
+        return ImitationTrainer(load_model(spec, tokenizer), args, train_dataset=rows, processing_class=tokenizer)
+
+    trainer(2).train()
+    (tmp_path / "checkpoint-2" / MARKER).unlink()  # as if the run was killed while writing it
+    resumed, loaded = trainer(3), []
+    real = resumed.load_imitlm_state
+    resumed.load_imitlm_state = lambda checkpoint: loaded.append(checkpoint) or real(checkpoint)
+    resumed.train(resume_from_checkpoint=True)
+    assert loaded == [str(tmp_path / "checkpoint-1")] and resumed.state.global_step == 3

@@ -271,3 +271,14 @@ def check_resumable(model, checkpoint: str, config) -> None:
             f"checkpoint {checkpoint} belongs to a run with other settings (differs in: {', '.join(changed[:5])}); "
             "resume it with that run's options, or start from its weights with --model_name_or_path CHECKPOINT"
         )
+
+
+def complete_checkpoint(value, output_dir: str) -> str | None:
+    """`ImitationTrainer.train(resume_from_checkpoint=...)`: True means the newest complete checkpoint (the Trainer's
+    own choice, the newest folder, may be one a killed run was still writing); False/None: no resuming."""
+    if value is True:
+        checkpoint = last_complete_checkpoint(output_dir)
+        if checkpoint is None:
+            raise UserError(f"no complete checkpoint to resume in {output_dir}; train without resume_from_checkpoint")
+        return checkpoint
+    return None if value is False else value

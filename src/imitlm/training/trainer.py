@@ -38,7 +38,7 @@ from imitlm.training.eval_metrics import eval_step, extra_metrics, kept_random_s
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
 from imitlm.training.other_args import as_imit_config
-from imitlm.training.run_dir import RunStarted, check_resumable, protected_run
+from imitlm.training.run_dir import RunStarted, check_resumable, complete_checkpoint, protected_run
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
@@ -360,7 +360,8 @@ class ImitationTrainer(Trainer):
         torch.save(state, self._state_file(output_dir))
 
     def train(self, resume_from_checkpoint=None, **kwargs):
-        resuming = resume_from_checkpoint not in (None, False)
+        resume_from_checkpoint = complete_checkpoint(resume_from_checkpoint, self.args.output_dir)  # True: the last
+        resuming = resume_from_checkpoint is not None
         self.run_started.resuming = resuming
         # the same run-directory rules as `imitlm train`: checked, locked, a replaced run kept until this one ends
         with protected_run(self.args, resuming, main_process=self.is_world_process_zero()):
