@@ -22,14 +22,25 @@ def tokenizer_source(config) -> tuple[str | None, str]:
 def check_tokenizer_files(path: str | Path | None, option: str) -> None:
     """A fast tokenizer's `tokenizer.json` without its `tokenizer_config.json` loads, but without the special tokens
     (EOS, pad, chat template) that the config names: ids are then read wrongly. Refused with the fix."""
-    if path is None:
+    if path is None or not Path(path).is_dir():
         return
     path = Path(path)
-    if path.is_dir() and (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
+    if (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise UserError(
             f"{option} {path} has tokenizer.json but no tokenizer_config.json (which names the special tokens); copy "
             "it from where the tokenizer came from, or save the tokenizer there again with save_pretrained"
         )
+    if (path / "tokenizer_config.json").is_file() and not has_vocabulary(path):
+        raise UserError(
+            f"{option} {path} has tokenizer_config.json but no tokenizer.json (the vocabulary); copy it from where "
+            "the tokenizer came from, or save the tokenizer there again with save_pretrained"
+        )
+
+
+def has_vocabulary(path: Path) -> bool:
+    """Any file a tokenizer reads its vocabulary from: tokenizer.json, or a slow tokenizer's own files."""
+    patterns = ("tokenizer.json", "vocab.*", "merges.txt", "*.model", "*.tiktoken", "spiece*", "sentencepiece*")
+    return any(any(path.glob(pattern)) for pattern in patterns)
 
 
 def embedding_rows(model) -> int:

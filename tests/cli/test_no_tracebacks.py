@@ -106,3 +106,9 @@ def test_imitation_trainer_accepts_plain_trainer_and_trl_arguments(tmp_path, cap
     if kind == "SFTConfig":
         assert trainer.args.max_length == 40 and "packing" in said[0]
     assert json.loads((tmp_path / "o" / "imitlm_run.json").read_text())["objective"] == "mle"
+
+
+def test_a_model_folder_without_tokenizer_json_is_refused(cli, tmp_path, short_model):
+    (short_model / "tokenizer.json").unlink()
+    fragments = ("has tokenizer_config.json but no tokenizer.json (the vocabulary)", "save_pretrained")
+    assert_user_error(cli("generate", "--model", short_model, "--prompt", "1+1 "), *fragments)
