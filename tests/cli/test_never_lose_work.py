@@ -92,6 +92,7 @@ def dead_pid() -> int:
         ({"pid": os.getppid(), "host": socket.gethostname()}, "is in use by another imitlm run (pid"),
         ({"pid": 1, "host": "elsewhere"}, "on elsewhere"),
         ({"pid": dead_pid(), "host": socket.gethostname()}, None),  # stale: its process has ended
+        ({"pid": os.getppid(), "host": socket.gethostname(), "pid_start": "1"}, None),  # the pid reused since
     ],
 )
 def test_a_locked_run_directory_is_refused_and_a_stale_lock_taken_over(cli, tmp_path, holder, refused):

@@ -1,6 +1,7 @@
 """One writer per run directory: a lock file created with O_EXCL (atomic on local and NFS v3+ file systems) that names
 the process holding it. A lock left by a process that died on this host (its pid is gone) is stale and taken over;
-a lock from another host cannot be checked from here, so it is refused with the file to remove.
+a lock from another host cannot be checked from here, so it is refused with the file to remove. A pid reused by a
+later process is told apart by its start time (Linux `/proc`).
 
 Held locks are counted per process, so a command that locks its directory may call code that locks it again
 (`imitlm train` and `ImitationTrainer.train` both lock the output directory).
@@ -30,14 +31,26 @@ def lock_path_for(target: str | Path, is_file: bool = False) -> Path:
     return target.with_name(target.name + ".lock") if is_file else target / LOCK_FILE
 
 
-def pid_alive(pid: int) -> bool:
+def process_start(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux `/proc`), which tells a reused pid apart; None
+    where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, started: str | None = None) -> bool:
+    """Whether process ``pid`` (started at ``started``, from `process_start`, where known) still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's live process
-        return True
-    return True
+        pass
+    now = process_start(pid)
+    return started is None or now is None or now == started
 
 
 def read_holder(path: Path) -> dict | None:
@@ -55,7 +68,9 @@ def describe(holder: dict | None) -> str:
 
 
 def try_create(path: Path) -> bool:
-    record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": " ".join(sys.argv)}
+    pid = os.getpid()
+    record = {"pid": pid, "host": socket.gethostname(), "started": time.time(), "command": " ".join(sys.argv)}
+    record["pid_start"] = process_start(pid)
     try:
         descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
@@ -71,7 +86,8 @@ def acquire(path: Path, what: str) -> None:
         if try_create(path):
             return
         holder = read_holder(path)
-        stale = holder is not None and holder.get("host") == socket.gethostname() and not pid_alive(holder["pid"])
+        here = holder is not None and holder.get("host") == socket.gethostname()
+        stale = here and not pid_alive(holder["pid"], holder.get("pid_start"))
         if not stale:
             break
         logger.warning("removing the stale lock %s (%s has ended)", path, describe(holder))
