@@ -73,3 +73,12 @@ def test_a_sweep_step_wider_than_its_range_is_refused(tmp_path):
     with pytest.raises(UserError, match=r"max_steps.step 1000 exceeds its range 100..800, so only 100 would be tried"):
         run_sweep({"model_config": json.loads(MODEL)}, space, metric="accuracy", trials=1, output_dir=tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_space_key_twice_is_refused(tmp_path):
+    from imitlm.sweep import load_space
+
+    space = tmp_path / "space.yaml"
+    space.write_text("td_weight: {type: float, low: 0.1, high: 1}\ntd_weight: {type: float, low: 0.5, high: 2}\n")
+    with pytest.raises(UserError, match=r"config key 'td_weight' is given twice in .*space.yaml \(lines 1 and 2\)"):
+        load_space(space)
