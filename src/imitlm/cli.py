@@ -293,10 +293,12 @@ def run_evaluate(args) -> int:
 
 
 def run_evaluate_text(args, model, tokenizer) -> int:
+    import functools
+
     from imitlm.data.checks import check_text
     from imitlm.data.fit import fit_text_rows
     from imitlm.evaluation.evaluate import write_json
-    from imitlm.evaluation.text_eval import evaluate_text
+    from imitlm.evaluation.text_eval import evaluate_text, split_plain_text
     from imitlm.models import model_max_length, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
@@ -308,7 +310,8 @@ def run_evaluate_text(args, model, tokenizer) -> int:
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
     check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
-    rows = fit_text_rows(rows, tokenizer, model_max_length(model), args.data, args.prompt_tokens)
+    split = functools.partial(split_plain_text, tokenizer=tokenizer, prompt_tokens=args.prompt_tokens)
+    rows = fit_text_rows(rows, tokenizer, model_max_length(model), args.data, split)
     result = evaluate_text(
         model,
         tokenizer,

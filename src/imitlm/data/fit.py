@@ -65,11 +65,9 @@ def cut_text(text: str, tokenizer, limit: int) -> str:
     return text[:low]
 
 
-def fit_text_rows(rows, tokenizer, limit: int | None, source: str, prompt_tokens: int):
-    """`evaluate --task text`'s rows: plain text cut to fit, then split into prompt and reference
+def fit_text_rows(rows, tokenizer, limit: int | None, source: str, split):
+    """`evaluate --task text`'s rows: plain text cut to fit, then split into prompt and reference by ``split(rows)``
     (`evaluation.text_eval.split_plain_text`), then checked again (decoding the split can lengthen a row that held
     unknown characters)."""
-    from imitlm.evaluation.text_eval import split_plain_text
-
     rows = fit_rows(rows, tokenizer, limit, source)
-    return fit_rows(split_plain_text(rows, tokenizer, prompt_tokens), tokenizer, limit, source)
+    return fit_rows(split(rows), tokenizer, limit, source)

@@ -5,7 +5,8 @@ this our rows gave no `eval_loss` (and `--load_best_model_at_end` a KeyError). H
   quantity training minimises (per-batch means, averaged by the Trainer's evaluation loop);
 - `eval_mle_loss` and `eval_perplexity`: the negative log-likelihood per reference token (EOS included), pooled
   over every evaluation token;
-- `eval_accuracy` (task arithmetic): greedy exact match on the first `ACCURACY_ROWS` evaluation questions, cheap
+- `eval_accuracy` (task arithmetic): greedy exact match on the first `ACCURACY_ROWS` evaluation questions (as
+  `imitlm evaluate` scores them, from the tokenised rows: training never imports `imitlm.evaluation`), cheap
   enough to run at every evaluation (skipped under FSDP/DeepSpeed, whose sharded weights cannot generate alone).
 
 An evaluation never changes the training that follows: torch's global generators are restored after it
@@ -64,28 +65,39 @@ def extra_metrics(trainer, prefix: str, eval_dataset) -> dict[str, float]:
     return metrics
 
 
+@torch.no_grad()
 def greedy_accuracy(trainer, dataset) -> float:
-    from imitlm.evaluation.generation import generate_samples
-    from imitlm.evaluation.metrics import accuracy
+    """Exact match (outer whitespace stripped, as `imitlm evaluate`) of greedy completions of the first
+    `ACCURACY_ROWS` rows, generated from their tokenised prompts with `<bksp>` as an action where the model has it."""
+    from imitlm.models import model_max_length
+    from imitlm.rollout.generate import generate_with_backspace
 
     tokenizer = trainer.processing_class
     rows = dataset.select(range(min(ACCURACY_ROWS, len(dataset))))
-    if {"prompt", "completion"} <= set(rows.column_names):
-        prompts, references = list(rows["prompt"]), list(rows["completion"])
-    else:  # rows given tokenised: BOS first, EOS last
-        prompts = [tokenizer.decode(ids[1:], skip_special_tokens=True) for ids in rows["prompt_ids"]]
-        references = [tokenizer.decode(ids[:-1], skip_special_tokens=True) for ids in rows["completion_ids"]]
+    prompts = [list(ids) for ids in rows["prompt_ids"]]
     model = trainer.accelerator.unwrap_model(trainer.model)
+    limit = model_max_length(model) or trainer.args.max_length
+    never = {tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.unk_token_id} - {None, tokenizer.eos_token_id}
     was_training = model.training
-    samples = generate_samples(
+    model.eval()
+    result = generate_with_backspace(
         model,
-        tokenizer,
         prompts,
-        max_new_tokens=trainer.args.max_new_tokens,
-        batch_size=trainer.args.per_device_eval_batch_size,
+        bksp_id=trainer.bksp_id if trainer.bksp_id is not None else -1,
+        eos_id=tokenizer.eos_token_id,
+        pad_id=tokenizer.pad_token_id,
+        max_new_actions=trainer.args.max_new_tokens,
+        max_state_length=max(1, limit - max(len(ids) for ids in prompts)),
+        allow_backspace=trainer.bksp_id is not None,
+        block_undo=True,  # greedy would loop on x <bksp> x ...
+        suppress_ids=sorted(never),
     )
     model.train(was_training)
-    return accuracy([sample.text for sample in samples], references)
+    correct = 0
+    for final_ids, reference in zip(result.final_ids, rows["completion_ids"]):
+        text = tokenizer.decode(list(final_ids), skip_special_tokens=True)
+        correct += text.strip() == tokenizer.decode(list(reference[:-1]), skip_special_tokens=True).strip()
+    return correct / len(prompts)
 
 
 @contextlib.contextmanager
