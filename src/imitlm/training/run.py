@@ -25,7 +25,7 @@ from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
 from imitlm.training.run_dir import check_output_dir, protected_run, resolve_checkpoint
-from imitlm.training.trainer import ImitationTrainer
+from imitlm.training.trainer import ImitationTrainer, check_launch
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
     check_output_dir(config)
     check_final_save(config)
     checkpoint = resolve_checkpoint(config)
+    check_launch(config)  # before the lock: processes that each train alone would otherwise meet at the lock
     with protected_run(config, main_process=config.process_index == 0):
         trainer = build_trainer(config, callbacks, peft_config)
         if announce and trainer.is_world_process_zero():
