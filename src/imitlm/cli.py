@@ -254,6 +254,7 @@ def run_rewards(args) -> int:
 
 def run_demo(args) -> int:
     from imitlm.demo import run_demo as demo
+    from imitlm.training.run_lock import run_lock
 
     if args.quick and args.full:
         raise UserError("--quick and --full contradict each other; pass one of them")
@@ -263,9 +264,11 @@ def run_demo(args) -> int:
         if args.full:
             raise UserError("--full is the arithmetic demo's Llama base; drop it for --task text")
         output_dir = "runs/demo-text" if args.output_dir == "runs/demo" else args.output_dir
-        run_text_demo(quick=args.quick, output_dir=output_dir)
+        with run_lock(output_dir, f"--output_dir {output_dir}"):
+            run_text_demo(quick=args.quick, output_dir=output_dir)
         return 0
-    demo(quick=args.quick, full=args.full, output_dir=args.output_dir)
+    with run_lock(args.output_dir, f"--output_dir {args.output_dir}"):
+        demo(quick=args.quick, full=args.full, output_dir=args.output_dir)
     return 0
 
 
@@ -279,7 +282,10 @@ def run_bench(args) -> int:
         raise UserError(f"--only: unknown measurement {unknown[0]!r}; use some of {','.join(SECTIONS)}")
     if args.model is not None and args.only is not None:
         raise UserError("--only selects sections of the tiny-model bench; --model runs the real-model sections")
-    result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections, model=args.model)
+    from imitlm.training.run_lock import run_lock
+
+    with run_lock(args.output or ".", f"--output {args.output}", is_file=True, enabled=args.output is not None):
+        result = bench(quick=args.quick, device=args.device, output=args.output, sections=sections, model=args.model)
     return 1 if result["errors"] else 0
 
 

@@ -57,7 +57,7 @@ def test_failed_set_up_does_not_lock_the_directory(cli, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path):
+def test_ctrl_c_prints_one_line_with_the_resume_command(cli, tmp_path):
     """A real SIGINT to a real `imitlm train` process once checkpoint-2 is complete (its own process, so no state
     left by earlier tests can swallow the signal; output to files, so a full pipe cannot stall it). The child gets
     the default SIGINT action back: a suite started in the background (`make test &`, CI) runs with SIGINT ignored, a
@@ -79,6 +79,10 @@ def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path):
                 assert process.poll() is None, (tmp_path / "stderr").read_text()[-2000:]
                 assert time.monotonic() < deadline, "no complete checkpoint-2 within 300 s"
                 time.sleep(0.05)
+            # a second run into the same directory meanwhile is refused by the first one's lock, nothing written
+            second = cli("train", "--model_config", MODEL, "--output_dir", out, *BASE, "--overwrite_output_dir", "true")
+            assert_user_error(second, "is in use by another imitlm run (pid", "wait for it to finish")
+            assert (out / "checkpoint-2" / MARKER).is_file()
             process.send_signal(signal.SIGINT)
             returncode = process.wait(timeout=120)
         finally:

@@ -3,6 +3,8 @@ through the CLI that checks the results files, the space, the validation split a
 
 import csv
 import json
+import os
+import socket
 from pathlib import Path
 
 import optuna
@@ -269,3 +271,25 @@ def test_best_is_the_argmax_and_a_diverging_trial_fails_alone(tmp_path, monkeypa
     with open(tmp_path / "sweep.csv") as handle:
         assert [r["state"] for r in csv.DictReader(handle)] == [t["state"] for t in trials]
     assert (tmp_path / "sweep.png").is_file()
+
+
+def test_a_used_or_busy_sweep_folder_is_refused(tmp_path, monkeypatch):
+    """A second sweep into the folder of a first (the default runs/sweep included) would replace its trial models and
+    sweep.json: refused, with nothing touched; a folder another sweep is writing (its lock) too."""
+    from imitlm.training.run_lock import LOCK_FILE
+
+    monkeypatch.setattr(sweep_module, "train_and_score", lambda base, params, out, *rest: params["td_weight"])
+    space = parse_space({"td_weight": {"type": "float", "low": 0.0, "high": 10.0}}, source="s.yaml")
+    base = {"model_config": {"model_type": "gpt2"}}
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / LOCK_FILE).write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "started": 0}))
+    with pytest.raises(UserError, match="is in use by another imitlm run"):
+        sweep_module.run_sweep(base, space, metric="accuracy", trials=1, output_dir=busy)
+    out = tmp_path / "sweep"
+    sweep_module.run_sweep(base, space, metric="accuracy", trials=2, output_dir=out)
+    first = (out / "sweep.json").read_text()
+    with pytest.raises(UserError, match=r"already holds a sweep \(sweep.csv, sweep.json\); .* choose another"):
+        sweep_module.run_sweep(base, space, metric="accuracy", trials=2, output_dir=out, sampler_seed=3)
+    assert (out / "sweep.json").read_text() == first
+    assert not (out / LOCK_FILE).exists()

@@ -4,15 +4,17 @@ printed. The command line only parses and dispatches here."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
 
 from imitlm.data.checks import check_text
+from imitlm.data.fit import fit_rows, fit_text_rows
 from imitlm.errors import UserError
 from imitlm.jsonfiles import write_json
-from imitlm.models import bksp_id_of, load_trained, run_settings, setting
+from imitlm.models import bksp_id_of, load_trained, model_max_length, run_settings, setting
 from imitlm.validation import check_output_file
 
 logger = logging.getLogger(__name__)
@@ -27,7 +29,8 @@ def evaluate_command(args) -> int:
     if args.output is None and os.path.isdir(args.model):  # the default output goes into the model's directory
         check_output_file(os.path.join(args.model, "eval.json"), "--output (default: in --model)")
     model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
-    task = args.task or (None if args.data else run_settings(model).get("task"))
+    task = evaluate_task(args, model)  # --task, else the task the model was trained on
+    evaluate_warnings(args)
     if task == "text":
         return evaluate_text_command(args, model, tokenizer)
     if task == "arithmetic" and args.data is None and args.num_examples == 0:
@@ -45,6 +48,7 @@ def evaluate_command(args) -> int:
         setting(args.difficulty, model, "difficulty", 1),
         tokenizer,
     )
+    rows = fit_rows(rows, tokenizer, model_max_length(model), args.data or "the questions")
     check_text(
         [*rows["prompt"], *rows["completion"]],
         tokenizer,
@@ -72,7 +76,12 @@ def evaluate_command(args) -> int:
 
 def evaluate_text_command(args, model, tokenizer) -> int:
     """`imitlm evaluate --task text --data FILE`: perplexity, diversity and (with a features model) MAUVE."""
-    from imitlm.evaluation.text_eval import check_features_model, default_features_model, evaluate_text
+    from imitlm.evaluation.text_eval import (
+        check_features_model,
+        default_features_model,
+        evaluate_text,
+        split_plain_text,
+    )
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     if args.data is None:
@@ -85,6 +94,8 @@ def evaluate_text_command(args, model, tokenizer) -> int:
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
     check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
+    split = functools.partial(split_plain_text, tokenizer=tokenizer, prompt_tokens=args.prompt_tokens)
+    rows = fit_text_rows(rows, tokenizer, model_max_length(model), args.data, split)
     result = evaluate_text(
         model,
         tokenizer,
@@ -133,3 +144,22 @@ def generate_command(args) -> int:
             trace = trace_of(tokenizer, sample.actions, bksp, color=sys.stdout.isatty())
             print(f"{args.prompt}{sample.text}\n  trace: {trace}")
     return 0
+
+
+def evaluate_task(args, model) -> str | None:
+    """The task `evaluate` scores: --task, else the one the model was trained on (`imitlm train` records it), else
+    exact match on --data. A text model scored by exact match would report a meaningless accuracy."""
+    if args.task is not None:
+        return args.task
+    trained_on = run_settings(model).get("task")
+    if args.data is None:
+        return trained_on
+    if trained_on == "text":
+        logger.warning("evaluating as --task text, the task %s was trained on (pass --task to choose)", args.model)
+        return "text"
+    return None
+
+
+def evaluate_warnings(args) -> None:
+    if args.data is not None and args.split != "test":
+        logger.warning("--split %s ignored: with --data the rows of %s are evaluated", args.split, args.data)

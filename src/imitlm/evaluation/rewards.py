@@ -54,11 +54,13 @@ def score_rows(
 
 def write_rewards(args) -> None:
     from imitlm.data.checks import check_text
-    from imitlm.models import load_trained, setting
+    from imitlm.data.fit import fit_rows
+    from imitlm.models import load_trained, model_max_length, setting
     from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
     model, tokenizer = load_trained(args.model, gguf_file=args.gguf_file)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
+    rows = fit_rows(rows, tokenizer, model_max_length(model), args.data)
     check_text([*rows["prompt"], *rows["completion"]], tokenizer, args.data)
     gamma = setting(args.gamma, model, "gamma", DEFAULT_GAMMA)
     tau = setting(args.q_temperature, model, "q_temperature", 1.0)

@@ -10,6 +10,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from imitlm.errors import UserError
+from imitlm.models.files import check_tokenizer_files, check_vocabulary
 from imitlm.models.sources import resolve_model_path
 from imitlm.tasks import arithmetic
 from imitlm.tasks.char_tokenizer import build_char_tokenizer
@@ -159,11 +160,13 @@ def load_trained(model_dir: str, option: str = "--model", gguf_file: str | None 
     if path.exists():
         check_model_dir(path, option)
         check_tokenizer_dir(path, option)
+        check_tokenizer_files(path, option)
     elif model_dir.startswith((".", "/", "~")) or model_dir.count("/") > 1:
         raise UserError(f"model directory not found: {model_dir}; pass the output_dir of `imitlm train`")
     tokenizer = load_pretrained(AutoTokenizer, model_dir, option, "tokenizer")
     model = load_pretrained(AutoModelForCausalLM, model_dir, option, "model", attn_implementation="sdpa")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    check_vocabulary(model, tokenizer, f"{option} {model_dir}")
     model.eval()
     return model, tokenizer

@@ -141,13 +141,15 @@ def parse_space(data: Any, source: str = "space") -> dict[str, ParamSpec]:
 
 
 def load_space(path: str | Path) -> dict[str, ParamSpec]:
+    from imitlm.training.consistency import load_yaml_mapping
+
     path = Path(path)
     if path.is_dir():
         raise UserError(f"--space {path} is a directory; give a YAML file")
     if not path.is_file():
         raise UserError(f"search space file not found: {path}; pass an existing YAML file to --space")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml_mapping(path.read_text(encoding="utf-8"), str(path))  # a key twice or empty: refused
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise UserError(
             f"search space {path} is not valid YAML ({str(error).splitlines()[0]}); fix its syntax"

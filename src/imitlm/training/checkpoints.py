@@ -92,3 +92,20 @@ class NonFiniteGradientCheck(TrainerCallback):
                 f"non-finite gradients at step {state.global_step} (first in {bad[0]}); {kept}; "
                 "lower --learning_rate or set --max_grad_norm"
             )
+
+
+def shape_mismatches(folder: str | Path, model) -> list[str]:
+    """Weights of a checkpoint whose shapes differ from ``model``'s, as ``name [saved] vs [model]`` (read from the
+    safetensors header only). Unknown layouts (sharded, adapters, .bin) give no answer: []."""
+    path = Path(folder) / "model.safetensors"
+    if not path.is_file():
+        return []
+    from safetensors import safe_open
+
+    shapes = {name: list(tensor.shape) for name, tensor in model.state_dict().items()}
+    differ = []
+    with safe_open(str(path), framework="pt") as handle:
+        for name in handle.keys():
+            if name in shapes and list(handle.get_slice(name).get_shape()) != shapes[name]:
+                differ.append(f"{name} {list(handle.get_slice(name).get_shape())} vs {shapes[name]}")
+    return differ

@@ -23,13 +23,15 @@ from imitlm.validation import RANGES, raise_user_errors, refuse_unknown
 
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a YAML recipe into a dict of `ImitConfig` fields; unknown keys are an error."""
+    from imitlm.training.consistency import load_yaml_mapping  # a key twice or without a value: refused
+
     path = Path(path)
     if path.is_dir():
         raise UserError(f"--config {path} is a directory; give a YAML file (see configs/)")
     if not path.is_file():
         raise UserError(f"config file not found: {path}; pass an existing YAML file to --config")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml_mapping(path.read_text(encoding="utf-8"), str(path)) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise UserError(
             f"config file {path} is not valid YAML ({str(error).splitlines()[0]}); fix its syntax"

@@ -17,12 +17,13 @@ from imitlm.models import (
     model_max_length,
     save_run_settings,
 )
+from imitlm.models.files import check_tokenizer_files, note_resized_vocabulary, tokenizer_source
 from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
-from imitlm.training.run_dir import RunStarted, check_output_dir, resolve_checkpoint
-from imitlm.training.trainer import ImitationTrainer
+from imitlm.training.run_dir import check_output_dir, protected_run, resolve_checkpoint
+from imitlm.training.trainer import ImitationTrainer, check_launch
 
 logger = logging.getLogger(__name__)
 
@@ -147,40 +148,65 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool = False) -> ImitationTrainer:
-    """Train ``config`` end to end; ``announce`` prints :func:`run_summary` before training (the CLI does)."""
+    """Train ``config`` end to end; ``announce`` prints :func:`run_summary` before training (the CLI does). The output
+    directory is locked from set-up to the final save (`run_dir.protected_run`)."""
     check_output_dir(config)
     check_final_save(config)
     checkpoint = resolve_checkpoint(config)
+    check_launch(config)  # before the lock: processes that each train alone would otherwise meet at the lock
+    with protected_run(config, main_process=config.process_index == 0):
+        trainer = build_trainer(config, callbacks, peft_config)
+        if announce and trainer.is_world_process_zero():
+            print(run_summary(config, trainer), flush=True)
+        try:
+            trainer.train(resume_from_checkpoint=checkpoint)
+        except KeyboardInterrupt:
+            step = trainer.state.global_step
+            raise TrainingInterrupted(step, last_complete_checkpoint(config.output_dir)) from None
+        save_final(config, trainer, peft_config)
+    return trainer
+
+
+def tokenizer_and_rows(config: ImitConfig):
+    """(tokenizer, train rows, evaluation rows): a named tokenizer is loaded first, so chat `messages` rows are
+    rendered with its chat template; a tokenizer built from the data (bpe, characters) comes after the rows."""
+    name, option = tokenizer_source(config)
+    if name is None or (name == "bpe" or name.startswith("bpe:")) and not Path(name).exists():
+        train_rows, eval_rows = load_task_rows(config)
+        return load_tokenizer(config, train_rows), train_rows, eval_rows
+    check_tokenizer_files(name, option)
+    tokenizer = load_tokenizer(config)
+    return tokenizer, *load_task_rows(config, tokenizer)
+
+
+def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> ImitationTrainer:
+    """Data, tokenizer and model of ``config``, checked, in an `ImitationTrainer`."""
     set_seed(config.seed)
-    train_rows, eval_rows = load_task_rows(config)
-    tokenizer = load_tokenizer(config, train_rows)
+    tokenizer, train_rows, eval_rows = tokenizer_and_rows(config)
+    note_resized_vocabulary(config, tokenizer)
     for rows, source in ((train_rows, "the training data"), (eval_rows, "the evaluation data")):
         if rows is not None:
             texts = [*rows["prompt"], *rows["completion"]]
             check_text(texts, tokenizer, source, allow_unknown=config.allow_unknown_chars)
     model = load_model(config, tokenizer)
     check_max_length(config.max_length, model_max_length(model))
-    noise_sampler = task_noise_sampler(config, tokenizer)
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
-    trainer = ImitationTrainer(
+    return ImitationTrainer(
         model=model,
         args=config,
         train_dataset=train_rows,  # the trainer adds <bksp> to the vocabulary, then tokenises and checks the rows
         eval_dataset=eval_rows if eval_rows else None,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[RunStarted(config), *(callbacks or [])],
-        noise_sampler=noise_sampler,
+        callbacks=callbacks,
+        noise_sampler=task_noise_sampler(config, tokenizer),
     )
+
+
+def save_final(config: ImitConfig, trainer: ImitationTrainer, peft_config=None) -> None:
+    """The final model (merged, with the adapter beside it, for LoRA), its settings, state and log history."""
     output = Path(config.output_dir)
-    if announce and trainer.is_world_process_zero():
-        print(run_summary(config, trainer), flush=True)
-    try:
-        trainer.train(resume_from_checkpoint=checkpoint)
-    except KeyboardInterrupt:
-        step = trainer.state.global_step
-        raise TrainingInterrupted(step, last_complete_checkpoint(config.output_dir)) from None
     if config.use_peft or peft_config is not None:
         trainer.save_model(str(output / "adapter"))  # the adapter alone
         if trainer.is_world_process_zero():  # and a merged model that `imitlm evaluate` loads like any other
@@ -192,4 +218,3 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
         save_run_settings(config.output_dir, resolved_settings(config, trainer))
         trainer.save_state()
         (output / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-    return trainer

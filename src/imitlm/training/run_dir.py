@@ -1,8 +1,12 @@
 """What an output directory holds, and the rules that keep a run from being silently lost:
 
 - a directory that holds a trained model or checkpoints is never trained into again unless the user says how:
-  `--resume_from_checkpoint` (continue it) or `--overwrite_output_dir` (replace it: the old model and checkpoints are
-  removed once the new run starts, so `resume last` can never pick a checkpoint of the old run);
+  `--resume_from_checkpoint` (continue it) or `--overwrite_output_dir` (replace it: when the new run starts, the old
+  model and checkpoints are moved into `previous_run/` inside the directory, so `resume last` can never pick a
+  checkpoint of the old run; they are deleted only once the new run has saved its model, and moved back when it
+  fails before its first checkpoint; so a model trained in place, `--model_name_or_path X --output_dir X`, is
+  never lost);
+- one run at a time writes a directory (`run_lock`);
 - `imitlm_run.json` (which run the directory holds) is written when training starts, not at set-up, so a run that
   failed before training does not lock its directory;
 - a checkpoint is resumed only when every file resuming reads is there.
@@ -10,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -18,7 +23,8 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from imitlm.errors import UserError
-from imitlm.training.checkpoints import checkpoint_folders, is_complete, last_complete_checkpoint
+from imitlm.training.checkpoints import checkpoint_folders, is_complete, last_complete_checkpoint, shape_mismatches
+from imitlm.training.run_lock import run_lock
 
 logger = logging.getLogger(__name__)
 RUN_FILE = "imitlm_run.json"
@@ -31,6 +37,7 @@ WEIGHT_FILES = (
     "adapter_model.bin",
 )
 # What a finished run leaves besides the tokenizer: removed with the checkpoints on --overwrite_output_dir.
+PREVIOUS = "previous_run"  # a run being replaced, until the new one has saved its model
 RUN_OUTPUTS = ("config.json", "generation_config.json", "training_args.bin", "trainer_state.json", "log_history.json")
 
 
@@ -72,12 +79,14 @@ def previous_outputs(output_dir: str | Path) -> list[str]:
     return held
 
 
-def check_output_dir(config) -> None:
-    """Refuse to replace a trained model or checkpoints, or to resume a different run, before any work."""
+def check_output_dir(config, resume: bool | None = None) -> None:
+    """Refuse to replace a trained model or checkpoints, or to resume a different run, before any work.
+    ``resume``: whether this run resumes (None: read `--resume_from_checkpoint`)."""
     output = Path(config.output_dir)
-    if config.overwrite_output_dir or not output.is_dir():
+    resume = resume_requested(config) if resume is None else resume
+    if getattr(config, "overwrite_output_dir", False) and not resume or not output.is_dir():
         return
-    if resume_requested(config):
+    if resume:
         check_same_run(config)
         return
     held = previous_outputs(output)
@@ -101,30 +110,94 @@ def check_same_run(config) -> None:
         )
 
 
-def clear_previous_run(output_dir: str | Path) -> None:
-    """--overwrite_output_dir: remove the old run's model and checkpoints (never other files)."""
+def run_outputs(root: Path) -> list[Path]:
+    """What a run leaves in its directory (never the tokenizer, which the next save replaces, nor other files)."""
+    folders = [path for _, path in checkpoint_folders(root)] + [root / "adapter"]
+    files = [root / name for name in (*WEIGHT_FILES, *RUN_OUTPUTS, RUN_FILE)] + sorted(root.glob("model-*.safetensors"))
+    return [path for path in folders + files if path.exists()]
+
+
+def set_aside_previous_run(output_dir: str | Path) -> None:
+    """--overwrite_output_dir, when training starts: move the old run into `previous_run/` (a rename, never a copy
+    or a deletion). A `previous_run/` left by an earlier replacement that never finished is kept: it holds the last
+    finished model unless the directory itself holds one now."""
     root = Path(output_dir)
-    removed = [path for _, path in checkpoint_folders(root)] + [root / "adapter"]
-    for path in removed:
-        shutil.rmtree(path, ignore_errors=True)
-    for name in (*WEIGHT_FILES, *RUN_OUTPUTS, RUN_FILE):
-        (root / name).unlink(missing_ok=True)
-    for shard in root.glob("model-*.safetensors"):
-        shard.unlink()
+    backup = root / PREVIOUS
+    outputs = run_outputs(root)
+    if backup.exists() and not has_weights(root):
+        remove(outputs)  # checkpoints of an unfinished replacement; the finished run stays in previous_run/
+        return
+    if not outputs:
+        return
+    shutil.rmtree(backup, ignore_errors=True)
+    backup.mkdir()
+    for path in outputs:
+        path.rename(backup / path.name)
+    logger.warning("the run in %s is moved to %s until this run has saved its model", root, backup)
+
+
+def remove(paths) -> None:
+    for path in paths:
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def finish_replacement(output_dir: str | Path) -> None:
+    """The new run saved its model: the run it replaced goes."""
+    shutil.rmtree(Path(output_dir) / PREVIOUS, ignore_errors=True)
+
+
+def after_failure(output_dir: str | Path) -> str:
+    """The new run failed: with no complete checkpoint of its own, nothing of it is worth keeping and the replaced
+    run moves back; otherwise both stay (the new run can be resumed). Returns a sentence for the error message."""
+    root = Path(output_dir)
+    backup = root / PREVIOUS
+    if not backup.is_dir():
+        return ""
+    if last_complete_checkpoint(root) is not None:
+        return f"the run it replaces is kept in {backup} until this one finishes"
+    remove(run_outputs(root))
+    for path in backup.iterdir():
+        path.rename(root / path.name)
+    backup.rmdir()
+    return f"the previous run is restored in {root}"
+
+
+@contextlib.contextmanager
+def protected_run(config, resume: bool | None = None, main_process: bool = True):
+    """The rules of this module around a run (`imitlm train` and `ImitationTrainer.train` alike): the directory is
+    checked and locked; a run being replaced is deleted only once this one succeeds, and restored if it fails before
+    its first checkpoint. Nested (the CLI's `train` calls `ImitationTrainer.train`), only the outermost block acts."""
+    with run_lock(config.output_dir, f"--output_dir {config.output_dir}", enabled=main_process) as outermost:
+        if not outermost and main_process:
+            yield
+            return
+        check_output_dir(config, resume)
+        try:
+            yield
+        except BaseException:
+            if main_process:
+                said = after_failure(config.output_dir)
+                if said:
+                    logger.warning("the run failed: %s", said)
+            raise
+        if main_process:
+            finish_replacement(config.output_dir)
 
 
 class RunStarted(TrainerCallback):
-    """When training starts (set-up succeeded): clear a run being overwritten, then record which run this is."""
+    """When training starts (set-up succeeded): set aside a run being overwritten, then record which run this is."""
 
     def __init__(self, config):
         self.config = config
+        self.resuming = False  # `ImitationTrainer.train(resume_from_checkpoint=...)` sets it
 
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
         output = Path(self.config.output_dir)
-        if self.config.overwrite_output_dir and not resume_requested(self.config):
-            clear_previous_run(output)
+        resuming = self.resuming or resume_requested(self.config)
+        if getattr(self.config, "overwrite_output_dir", False) and not resuming:
+            set_aside_previous_run(output)
         output.mkdir(parents=True, exist_ok=True)
         (output / RUN_FILE).write_text(json.dumps(run_signature(self.config), indent=1))
 
@@ -176,3 +249,36 @@ def missing_checkpoint_files(folder: Path, config) -> list[str]:
     if not sharded and not has_weights(folder):
         missing.append("the model weights (model.safetensors)")
     return missing
+
+
+def check_resumable(model, checkpoint: str, config) -> None:
+    """A checkpoint resumes only the run that wrote it: the same model shapes (else torch's size-mismatch crash), and
+    the same settings when the checkpoint's run recorded them (else a run of another objective resumes silently)."""
+    differ = shape_mismatches(checkpoint, model)
+    if differ:
+        more = " and more" if len(differ) > 1 else ""
+        raise UserError(
+            f"checkpoint {checkpoint} holds a model of other shapes ({differ[0]}{more}); resume a checkpoint of "
+            "this model, or start from its weights with --model_name_or_path CHECKPOINT"
+        )
+    recorded = Path(checkpoint).parent / RUN_FILE
+    if not recorded.is_file():
+        return
+    previous, current = json.loads(recorded.read_text()), run_signature(config)
+    changed = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+    if changed:
+        raise UserError(
+            f"checkpoint {checkpoint} belongs to a run with other settings (differs in: {', '.join(changed[:5])}); "
+            "resume it with that run's options, or start from its weights with --model_name_or_path CHECKPOINT"
+        )
+
+
+def complete_checkpoint(value, output_dir: str) -> str | None:
+    """`ImitationTrainer.train(resume_from_checkpoint=...)`: True means the newest complete checkpoint (the Trainer's
+    own choice, the newest folder, may be one a killed run was still writing); False/None: no resuming."""
+    if value is True:
+        checkpoint = last_complete_checkpoint(output_dir)
+        if checkpoint is None:
+            raise UserError(f"no complete checkpoint to resume in {output_dir}; train without resume_from_checkpoint")
+        return checkpoint
+    return None if value is False else value

@@ -34,8 +34,12 @@ from imitlm.training.checkpoints import (
 )
 from imitlm.training.collator import EpochToCollator, ImitationCollator
 from imitlm.training.config import CHUNKED_LOSS_MIN_VOCAB, check_attention, objective_settings
+from imitlm.training.consistency import check_run
+from imitlm.training.eval_metrics import eval_step, extra_metrics, kept_random_state
 from imitlm.training.inputs import resolve_model, token_rows
 from imitlm.training.loss_step import imitation_forward
+from imitlm.training.other_args import as_imit_config
+from imitlm.training.run_dir import RunStarted, check_resumable, complete_checkpoint, protected_run
 
 STATE_FILE = "imitlm_state.pt"
 CONSTANT_METRICS = {"objective/mix_beta"}  # settings, not sums over tokens: not accumulated
@@ -152,6 +156,8 @@ class ImitationTrainer(Trainer):
         data_collator=None,
         noise_sampler=None,
     ):
+        args = as_imit_config(args)  # a plain TrainingArguments or TRL's SFTConfig: imitation defaults, said
+        check_run(args)  # settings that would silently do something else than asked: warned or refused
         self.preset = get_preset(args.objective)
         model, processing_class = resolve_model(model, processing_class, args.attn_implementation)
         tokenizer = processing_class
@@ -181,6 +187,7 @@ class ImitationTrainer(Trainer):
                 eos_id=tokenizer.eos_token_id,
             )
         check_launch(args)
+        self.run_started = RunStarted(args)  # records the run (imitlm_run.json), sets aside one it replaces
         super().__init__(
             model=model,
             args=args,
@@ -188,7 +195,7 @@ class ImitationTrainer(Trainer):
             train_dataset=train_dataset,
             eval_dataset=eval_dataset,
             processing_class=processing_class,
-            callbacks=[NonFiniteGradientCheck(), *epoch_callbacks(data_collator), *(callbacks or [])],
+            callbacks=[NonFiniteGradientCheck(), self.run_started, *epoch_callbacks(data_collator), *(callbacks or [])],
         )
         check_parallelism(self)
         self.loss_is_scaled_for_ga = True  # compute_loss divides by the global token counts itself
@@ -328,6 +335,18 @@ class ImitationTrainer(Trainer):
             self._metric_steps_seen.clear()
         super().log(logs, start_time)
 
+    # ---- evaluation during training: eval_loss and cheap task metrics (`training.eval_metrics`) ---
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        return eval_step(self, model, inputs), None, None
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None, **kwargs):
+        self._eval_sums = None
+        with kept_random_state():  # the dataloader draws its seed from torch's generator: training must not see it
+            output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, **kwargs)
+            prefix = kwargs.get("metric_key_prefix", "eval")
+            output.metrics.update(extra_metrics(self, prefix, dataloader.dataset))
+        return output
+
     # ---- 4. checkpoints: complete-or-ignored, carrying the replay buffer and our generators ---
     def _issue_warnings_after_load(self, load_result) -> None:
         """Trainer warns that tied weights (e.g. GPT-2's ``lm_head.weight``, the input embeddings) are missing from
@@ -366,11 +385,17 @@ class ImitationTrainer(Trainer):
         torch.save(state, self._state_file(output_dir))
 
     def train(self, resume_from_checkpoint=None, **kwargs):
-        # Our state must be back before the first resumed batch is assembled (the Trainer restores its own
-        # random states only after fetching that batch).
-        if isinstance(resume_from_checkpoint, str):
-            self.load_imitlm_state(resume_from_checkpoint)
-        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+        resume_from_checkpoint = complete_checkpoint(resume_from_checkpoint, self.args.output_dir)  # True: the last
+        resuming = resume_from_checkpoint is not None
+        self.run_started.resuming = resuming
+        # the same run-directory rules as `imitlm train`: checked, locked, a replaced run kept until this one ends
+        with protected_run(self.args, resuming, main_process=self.is_world_process_zero()):
+            # Our state must be back before the first resumed batch is assembled (the Trainer restores its own
+            # random states only after fetching that batch).
+            if isinstance(resume_from_checkpoint, str):
+                check_resumable(self.model, resume_from_checkpoint, self.args)
+                self.load_imitlm_state(resume_from_checkpoint)
+            return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
     def _state_file(self, checkpoint: str) -> str:
         name = STATE_FILE if self.args.world_size == 1 else f"imitlm_state_{self.args.process_index}.pt"
