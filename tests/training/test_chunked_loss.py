@@ -144,7 +144,7 @@ TRANSFORMS = {
 
 @pytest.mark.parametrize("kind", list(TRANSFORMS))
 def test_logit_transforms_are_applied_and_unknown_ones_refused(kind, monkeypatch):
-    import imitlm.models
+    import imitlm.models.head
 
     model = tiny_model(kind, TRANSFORMS[kind](), attn="eager")  # gemma2 has no sdpa kernel
     layout = make_layout(rows(True), bksp_id=BKSP, eos_id=EOS, pad_id=PAD, dtype=torch.float32)
@@ -152,7 +152,7 @@ def test_logit_transforms_are_applied_and_unknown_ones_refused(kind, monkeypatch
     _, hidden, head = hidden_and_head(model, layout.model_inputs())
     torch.testing.assert_close(head(hidden), full)
     # a transform the head does not know of (here: the plain output embedding): refused, not trained wrong
-    monkeypatch.setattr(imitlm.models, "output_head", lambda model: model.get_output_embeddings())
+    monkeypatch.setattr(imitlm.models.head, "output_head", lambda model: model.get_output_embeddings())
     with pytest.raises(UserError, match="--chunked_loss false"):
         hidden_and_head(model, layout.model_inputs())
 

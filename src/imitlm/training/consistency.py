@@ -74,19 +74,12 @@ def warmup_past_the_end(config) -> str | None:
     return None
 
 
-def learning_rate_zero(config) -> str | None:
-    if config.learning_rate == 0:
-        return "--learning_rate 0: the weights never change, and the saved model is the one training started from"
-    return None
-
-
 RUN_RULES = (
     Rule("mix_beta on an offline preset", mix_beta_offline),
     Rule("rollout_every at or above max_steps", rollouts_never_repeat),
     Rule("rollout buffer below one rollout", buffer_below_rollout, refuse=True),
     Rule("warmup_steps at or above max_steps", warmup_past_the_end),
-    Rule("learning_rate 0", learning_rate_zero),
-)
+)  # --learning_rate 0 is refused at parse time (validation.RANGES)
 
 
 def check_run(config) -> list[str]:
