@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -252,12 +253,13 @@ class ImitConfig(TrainingArguments):
             "help": "Positions per chunk of --chunked_loss. Default: about 8M logits per chunk (8388608 // vocab).",
         },
     )
-    mle_warmup_steps: int = field(
+    mle_warmup_steps: float = field(
         default=0,
         metadata={
             "group": "objective",
             "read_when": "imitation",
-            "help": "Steps of pure MLE before the imitation objective starts.",
+            "help": "Steps of pure MLE before the imitation objective starts; a value below 1 is a fraction of "
+            "--max_steps (as --warmup_steps), so a recipe keeps its shape when --max_steps changes.",
         },
     )
     il_ramp_steps: int = field(
@@ -342,6 +344,20 @@ class ImitConfig(TrainingArguments):
         self.validate()
         self.validate_combinations()
 
+    @property
+    def mle_warmup_count(self) -> int:
+        """--mle_warmup_steps in steps: a value in (0, 1) is a fraction of --max_steps, rounded up (the rule the
+        Trainer applies to --warmup_steps)."""
+        steps = self.mle_warmup_steps
+        if not 0 < steps < 1:
+            return int(steps)
+        if self.max_steps <= 0:
+            raise UserError(
+                f"--mle_warmup_steps {steps:g} is a fraction of --max_steps, which is not set; "
+                "set --max_steps or give --mle_warmup_steps in steps"
+            )
+        return math.ceil(steps * self.max_steps)
+
     def validate(self) -> None:
         """Choices and the `--task text` data, then every number's range (`validation.RANGES`): one line each."""
         if self.objective not in OBJECTIVES:
@@ -378,19 +394,25 @@ class ImitConfig(TrainingArguments):
                 "this run would train 0 steps and save an untrained model; set --max_steps N > 0 "
                 "(or --num_train_epochs > 0 with --max_steps -1)"
             )
-        if preset.use_il and 0 < self.max_steps <= self.mle_warmup_steps:
+        mle_warmup = self.mle_warmup_count
+        if preset.use_il and 0 < self.max_steps <= mle_warmup:
             raise UserError(
-                f"mle_warmup_steps={self.mle_warmup_steps} >= max_steps={self.max_steps}: the whole run would be "
+                f"mle_warmup_steps={mle_warmup} >= max_steps={self.max_steps}: the whole run would be "
                 f"plain MLE, not {self.objective}; lower --mle_warmup_steps or raise --max_steps"
             )
-        il_steps = self.max_steps - self.mle_warmup_steps
+        il_steps = self.max_steps - mle_warmup
         if preset.use_il and self.max_steps > 0 and self.il_ramp_steps > il_steps:
             raise UserError(
                 f"il_ramp_steps={self.il_ramp_steps} > max_steps - mle_warmup_steps = {il_steps}: the run would end "
                 f"before {self.objective} reaches its full weights; lower --il_ramp_steps or raise --max_steps"
             )
         schedule = getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type)
-        if self.warmup_steps > 0 and schedule in ("constant", "reduce_lr_on_plateau"):
+        if 1 <= self.warmup_steps and 0 < self.max_steps <= self.warmup_steps and schedule not in NO_WARMUP:
+            raise UserError(
+                f"warmup_steps={self.warmup_steps:g} >= max_steps={self.max_steps}: the learning rate would never "
+                f"reach {self.learning_rate:g}; lower --warmup_steps, or give it as a fraction of --max_steps (0.03)"
+            )
+        if self.warmup_steps > 0 and schedule in NO_WARMUP:
             raise UserError(
                 f"--warmup_steps {self.warmup_steps:g} has no effect with --lr_scheduler_type {schedule} "
                 "(transformers ignores it there); use --lr_scheduler_type constant_with_warmup, or drop --warmup_steps"
@@ -412,6 +434,7 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"--eval_strategy {self.eval_strategy} needs evaluation data: set {need}, or drop it")
 
 
+NO_WARMUP = ("constant", "reduce_lr_on_plateau")  # schedules on which transformers ignores --warmup_steps
 IMITLM_METADATA = ("group", "preset", "read_when")  # metadata keys of ImitConfig's fields beside ``help``
 # `imitlm train --help`'s sections, in the order shown; a field's metadata names its ``group``.
 HELP_TITLES = {
