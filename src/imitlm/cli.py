@@ -140,10 +140,12 @@ def warn(message: str) -> None:
 
 def run_train(argv: list[str]) -> int:
     import shlex
+    import time
 
     from imitlm.training.config import ignored_options
     from imitlm.training.parsing import parse_train_args
     from imitlm.training.run import TrainingInterrupted, train
+    from imitlm.training.summary import final_summary
 
     if "-h" in argv or "--help" in argv:
         from imitlm.training.parsing import train_help
@@ -154,15 +156,17 @@ def run_train(argv: list[str]) -> int:
     config = parse_train_args(argv)
     for line in ignored_options(config):
         warn(line)
+    started = time.perf_counter()
     try:
-        train(config, announce=True)
+        trainer = train(config, announce=True)
     except TrainingInterrupted as stop:
         if stop.checkpoint is None:
             raise KeyboardInterrupt(f"{stop}; run the same command to start again") from None
         resume = shlex.join(["imitlm", "train", *without_option(argv, "--resume_from_checkpoint")])
         raise KeyboardInterrupt(f"{stop}; resume with: {resume} --resume_from_checkpoint last") from None
     close_process_group()
-    print(f"model saved to {config.output_dir}; evaluate it with: imitlm evaluate --model {config.output_dir}")
+    if trainer.is_world_process_zero():
+        print(final_summary(config, trainer.state.log_history, time.perf_counter() - started))
     return 0
 
 

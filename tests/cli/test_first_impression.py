@@ -1,6 +1,9 @@
 """The CLI as a new user first meets it (issue 33): the README's commands shortened with --max_steps, the hints and
 summaries it prints, its logs and its quiet."""
 
+import json
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ from transformers import get_scheduler
 
 from imitlm.training.parsing import parse_train_args
 
-from cli.cli_support import BASE, MODEL, assert_user_error
+from cli.cli_support import BASE, MODEL, assert_user_error, save_small_model, warning_lines, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = str(ROOT / "configs" / "arithmetic_sequencematch.yaml")
@@ -44,3 +47,83 @@ def test_warm_ups_that_outlast_the_run_are_refused(cli, tmp_path):
     assert_user_error(refused, "warmup_steps=50 >= max_steps=20", "never reach", "fraction of --max_steps")
     epochs = cli("train", "--model_config", MODEL, *out, *BASE, "--max_steps", "-1", "--mle_warmup_steps", "0.3")
     assert_user_error(epochs, "--mle_warmup_steps 0.3 is a fraction of --max_steps, which is not set")
+
+
+def printed_evaluate_command(stdout: str) -> list[str]:
+    line = next(line for line in stdout.splitlines() if line.startswith("evaluate it with: "))
+    words = shlex.split(line.removeprefix("evaluate it with: ").split(" (")[0])
+    assert words[:2] == ["imitlm", "evaluate"], line
+    return words[1:]
+
+
+def test_the_evaluate_command_printed_after_training_works(cli, tmp_path):
+    """Arithmetic runs and text runs (which need --data): the hint runs as printed."""
+    data = write_jsonl(tmp_path / "d.jsonl", [{"text": "a b c d e f"}, {"text": "f e d c b a"}] * 2)
+    text = ["--task", "text", "--dataset_name", data]
+    for name, extra in (("arithmetic", []), ("text", text)):
+        trained = cli("train", "--model_config", MODEL, "--output_dir", tmp_path / name, *BASE, *extra)
+        assert trained.returncode == 0, trained.stderr[-2000:]
+        summary = trained.stdout.splitlines()[-3:]
+        assert re.fullmatch(r"trained 1 step of mle in [0-9.]+ s, final loss [0-9.]+\.", summary[0]), summary
+        assert summary[1].startswith(f"model saved in {tmp_path / name}; logs in "), summary
+        evaluated = cli(*printed_evaluate_command(trained.stdout), "--num_examples", 2, "--max_new_tokens", 2)
+        assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert "--data" in printed_evaluate_command(trained.stdout)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_small_model(tmp_path_factory.mktemp("model") / "m")
+
+
+def test_evaluate_says_it_replaces_an_earlier_result(cli, model_dir):
+    (model_dir / "eval_test.json").unlink(missing_ok=True)
+    command = ["evaluate", "--model", model_dir, "--task", "arithmetic", "--num_examples", 2, "--max_new_tokens", 2]
+    assert cli(*command).returncode == 0 and not warning_lines(cli(*command), "does not exist")
+    again = cli(*command)
+    assert again.returncode == 0
+    assert len(warning_lines(again, f"{model_dir / 'eval_test.json'} exists (an earlier evaluation)")) == 1
+
+
+def test_evaluate_reports_forced_error_accuracies_as_the_demo_computes_them(cli, model_dir, tmp_path):
+    """The same numbers as the demo's own forced-error generations (one function under both)."""
+    from imitlm.evaluation.generation import generate_samples
+    from imitlm.evaluation.metrics import accuracy
+    from imitlm.models import load_trained
+    from imitlm.tasks import arithmetic_rows
+    from imitlm.tasks.arithmetic import digit_token_ids
+
+    output = tmp_path / "e.json"
+    flags = ["--task", "arithmetic", "--num_examples", 8, "--max_new_tokens", 6, "--output", output]
+    result = cli("evaluate", "--model", model_dir, *flags, "--forced_error_rates", "0.05", "0.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        "with forced errors: " in result.stdout and "at rate 0.05" in result.stdout and "at rate 0.5" in result.stdout
+    )
+    written = json.loads(output.read_text())
+    model, tokenizer = load_trained(str(model_dir))
+    rows = arithmetic_rows("test", 8, seed=0, difficulty=1)
+    digits = digit_token_ids(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer)))))
+    for rate in (0.05, 0.5):
+        samples = generate_samples(
+            model, tokenizer, list(rows["prompt"]), max_new_tokens=6, force_prob=rate, force_token_ids=digits, seed=1
+        )
+        assert written[f"accuracy_forced_{rate}"] == accuracy([s.text for s in samples], list(rows["completion"]))
+    assert_user_error(cli("evaluate", "--model", model_dir, *flags, "--forced_error_rates", "2"), "must be in [0, 1]")
+
+
+def test_training_logs_show_the_presets_terms_as_numbers_at_an_interval_scaled_to_the_run(cli, tmp_path):
+    mle = cli("train", "--model_config", MODEL, "--output_dir", tmp_path / "mle", *BASE, "--max_steps", 40)
+    assert mle.returncode == 0, mle.stderr[-2000:]
+    lines = [line for line in mle.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split(":")[0] for line in lines] == [f"step {2 * i}/40" for i in range(1, 21)]  # 20 lines
+    assert all(re.fullmatch(r"step \d+/40: loss [-0-9.e]+, lr [-0-9.e]+", line) for line in lines), lines[:3]
+    flags = ["--objective", "iqlearn", "--max_steps", 2, "--output_dir", tmp_path / "iq"]
+    iqlearn = cli("train", "--model_config", MODEL, *BASE, *flags)
+    assert iqlearn.returncode == 0, iqlearn.stderr[-2000:]
+    lines = [line for line in iqlearn.stdout.splitlines() if line.startswith("step ")]
+    number = r"[-0-9.e]+"
+    terms = ", ".join(f"{name} {number}" for name in ("loss", "lr", "mle", "divergence", "value", "td"))
+    assert len(lines) == 2 and all(re.fullmatch(rf"step \d/2: {terms}", line) for line in lines), lines
+    history = json.loads((tmp_path / "iq" / "log_history.json").read_text())
+    assert {"objective/reward_sq", "objective/soft_value_mean", "grad_norm"} <= set(history[0])  # the full set

@@ -303,6 +303,14 @@ class ImitConfig(TrainingArguments):
         default=32, metadata={"group": "rollouts", "help": "Bound on generated actions per rollout/evaluation sample."}
     )
     # --- run -------------------------------------------------------------------------------------
+    logging_steps: float = field(
+        default=0.05,
+        metadata={
+            "group": "run",
+            "help": "Log every N steps; below 1, a fraction of the run (0.05: twenty lines however long the run). The "
+            "printed line shows the loss and the preset's main terms; log_history.json and --report_to get every term.",
+        },
+    )
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Kept False: the collator needs prompt_ids, completion_ids and example_index."}
     )

@@ -21,6 +21,7 @@ from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
+from imitlm.training.log_display import show_short_logs
 from imitlm.training.run_dir import RunStarted, check_output_dir, resolve_checkpoint
 from imitlm.training.trainer import ImitationTrainer
 
@@ -173,6 +174,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
         callbacks=[RunStarted(config), *(callbacks or [])],
         noise_sampler=noise_sampler,
     )
+    show_short_logs(trainer)
     output = Path(config.output_dir)
     if announce and trainer.is_world_process_zero():
         print(run_summary(config, trainer), flush=True)
