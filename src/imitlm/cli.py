@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if not verbose:
         quiet_libraries()
     try:
-        return run_command(argv[0], argv[1:])
+        return run_command(argv[0], argv[1:], verbose=verbose)
     except UserError as error:
         if debug:
             raise
@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def quiet_libraries() -> None:
     """Silence, at their source, library output that is not the user's business: DeepSpeed's "Setting accelerator
-    to CPU" notice on machines without CUDA, and the progress bars of dataset maps and weight loading (the
-    Trainer's own progress bar stays). `--verbose` skips this. Also through the environment, for the processes a
-    command starts (the demo's workers)."""
+    to CPU" notice on machines without CUDA, the progress bars of dataset maps and weight loading (the Trainer's own
+    progress bar stays) and transformers' guess that padded inputs lack an attention mask. `--verbose` skips this.
+    Also through the environment, for the processes a command starts (the demo's workers)."""
     import torch
 
     if not torch.cuda.is_available():
@@ -112,9 +112,17 @@ def quiet_libraries() -> None:
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    logging.getLogger("transformers.modeling_utils").addFilter(not_padding_advice)
 
 
-def run_command(command: str, argv: list[str]) -> int:
+def not_padding_advice(record: logging.LogRecord) -> bool:
+    """False for transformers' "We strongly recommend passing in an `attention_mask`" warning: it guesses from a pad
+    id in the first or last column, and imitlm's generation and scoring mask their padding by positions and 4D
+    masks of their own (docs/design.md, "The `<bksp>` layout")."""
+    return "passing in an `attention_mask`" not in record.getMessage()
+
+
+def run_command(command: str, argv: list[str], verbose: bool = False) -> int:
     if command not in COMMANDS:
         close = difflib.get_close_matches(command, COMMANDS, n=1)
         hint = f"did you mean {close[0]}?" if close else f"use one of: {', '.join(COMMANDS)}"
@@ -122,7 +130,7 @@ def run_command(command: str, argv: list[str]) -> int:
     if command == "train":
         return run_train(argv)
     if command == "sweep":
-        return run_sweep(argv)
+        return run_sweep(argv, verbose=verbose)
     args = parse_command(command, argv)
     return {
         "evaluate": run_evaluate,
@@ -193,8 +201,10 @@ def without_option(argv: list[str], option: str) -> list[str]:
     return kept
 
 
-def run_sweep(argv: list[str]) -> int:
-    """The sweep's own options, then any `imitlm train` flags: they override the recipe's keys."""
+def run_sweep(argv: list[str], verbose: bool = False) -> int:
+    """The sweep's own options, then any `imitlm train` flags: they override the recipe's keys. Optuna's INFO lines
+    (one per trial, between the sweep's own) only with --verbose."""
+    import optuna
     from transformers import HfArgumentParser
 
     from imitlm.arguments import SweepArguments
@@ -217,6 +227,8 @@ def run_sweep(argv: list[str]) -> int:
         raise UserError(f"--{both[0]} is given as a flag and searched in {args.space}; drop one of them")
     base = {**load_recipe(args.config), **overrides}
     check_space(space, base, source=args.space)
+    if not verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     result = sweep(
         base,
         space,

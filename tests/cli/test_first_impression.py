@@ -2,6 +2,7 @@
 summaries it prints, its logs and its quiet."""
 
 import json
+import logging
 import re
 import shlex
 from pathlib import Path
@@ -127,3 +128,44 @@ def test_training_logs_show_the_presets_terms_as_numbers_at_an_interval_scaled_t
     assert len(lines) == 2 and all(re.fullmatch(rf"step \d/2: {terms}", line) for line in lines), lines
     history = json.loads((tmp_path / "iq" / "log_history.json").read_text())
     assert {"objective/reward_sq", "objective/soft_value_mean", "grad_norm"} <= set(history[0])  # the full set
+
+
+def test_a_sweep_prints_no_optuna_info_lines(cli, tmp_path, monkeypatch):
+    """Optuna configures its own INFO handler on import; the sweep lowers it (its trial lines are the sweep's own)."""
+    import optuna
+
+    from imitlm.cli import run_sweep
+
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    monkeypatch.setattr("imitlm.sweep.run_sweep", lambda *a, **k: {"best": None})  # the options, not the trials
+    space = tmp_path / "space.yaml"
+    space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}\n")
+    assert run_sweep(["--config", RECIPE, "--space", str(space), "--output_dir", str(tmp_path / "s")]) == 1
+    assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+
+
+def test_the_python_api_shows_no_datasets_progress_bars_and_no_pin_memory_warning(tmp_path, capfd, recwarn):
+    from imitlm import ImitConfig, train
+
+    model_config = {"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64}
+    config = ImitConfig(
+        output_dir=str(tmp_path), max_steps=1, report_to=[], num_train_examples=16, num_eval_examples=0,
+        per_device_train_batch_size=4, max_length=48, model_config=model_config, disable_tqdm=True,
+    )  # fmt: skip
+    train(config)
+    err = capfd.readouterr().err
+    assert "examples/s" not in err and "tokenizing" not in err and "Filter" not in err
+    assert not [w for w in recwarn if "pin_memory" in str(w.message)]
+    from datasets import are_progress_bars_disabled
+
+    assert not are_progress_bars_disabled()  # the caller's own setting is back
+
+
+def test_transformers_padding_guess_is_filtered_from_the_cli():
+    from imitlm.cli import not_padding_advice
+
+    advice = "We strongly recommend passing in an `attention_mask` since your input_ids may be padded."
+    record = logging.LogRecord("transformers.modeling_utils", logging.WARNING, "", 0, advice, None, None)
+    assert not not_padding_advice(record)
+    record.msg = "Some weights of the model checkpoint were not used"
+    assert not_padding_advice(record)

@@ -340,6 +340,7 @@ class ImitConfig(TrainingArguments):
                 raise UserError(f"--model_config must be a JSON object, got {self.model_config!r}") from None
         if self.model_config is not None and not isinstance(self.model_config, dict):
             raise UserError(f"model_config must be a mapping like {{model_type: gpt2}}, got {self.model_config!r}")
+        self.quiet_without_accelerator()
         if self.use_cpu and self.ddp_backend and "WORLD_SIZE" not in os.environ:
             self.ddp_backend = None  # one process: a recipe's `gloo` for torchrun has no process group to join
         try:
@@ -351,6 +352,16 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"{reason[:300]}; fix the option it names (see `imitlm train --help`)") from None
         self.validate()
         self.validate_combinations()
+
+    def quiet_without_accelerator(self) -> None:
+        """On a machine (or a run) without an accelerator: no pinned memory, which torch would refuse with a warning
+        for every data loader, and DeepSpeed told so before it is imported, rather than warning that it guessed."""
+        import torch
+
+        if not torch.accelerator.is_available():
+            os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        if self.use_cpu or not torch.accelerator.is_available():
+            self.dataloader_pin_memory = False
 
     @property
     def mle_warmup_count(self) -> int:
