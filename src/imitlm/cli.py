@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from imitlm import __version__
 from imitlm.errors import UserError
 
 COMMANDS = {
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Imitation-learning training for language models: SequenceMatch (with <bksp>) and IQLearn, "
         "on transformers' Trainer. Run `imitlm COMMAND --help` for each command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"imitlm {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="On an error, show the full Python traceback instead of one line."
     )
@@ -70,14 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "urllib3", "filelock", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
-    if not argv or argv[0] in ("-h", "--help"):
-        parser.print_help()
-        return 0
-    if not verbose:
-        quiet_libraries()
     try:
-        return run_command(argv[0], argv[1:], verbose=verbose)
+        code = dispatch(argv, verbose)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not when the interpreter exits
+        return code
+    except BrokenPipeError:
+        return closed_pipe()
     except UserError as error:
         if debug:
             raise
@@ -94,6 +94,28 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"imitlm: interrupted{': ' + str(interrupt) if str(interrupt) else ''}", file=sys.stderr)
         return 130
+
+
+def dispatch(argv: list[str], verbose: bool) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        return 0
+    if argv[0] == "--version":
+        print(f"imitlm {__version__}")
+        return 0
+    if not verbose:
+        quiet_libraries()
+    return run_command(argv[0], argv[1:], verbose=verbose)
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (`imitlm ... | head`): stop quietly, as `cat` does. Python would meet the
+    closed pipe again when it flushes stdout at exit, so what is left goes to /dev/null."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout with no file descriptor (captured, replaced): nothing to flush
+        pass
+    return 0
 
 
 def quiet_libraries() -> None:

@@ -3,14 +3,18 @@ summaries it prints, its logs and its quiet."""
 
 import json
 import logging
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from transformers import get_scheduler
 
+from imitlm.cli import main
 from imitlm.training.parsing import parse_train_args
 
 from cli.cli_support import BASE, MODEL, assert_user_error, save_small_model, warning_lines, write_jsonl
@@ -169,3 +173,29 @@ def test_transformers_padding_guess_is_filtered_from_the_cli():
     assert not not_padding_advice(record)
     record.msg = "Some weights of the model checkpoint were not used"
     assert not_padding_advice(record)
+
+
+def test_a_closed_pipe_ends_the_command_quietly(monkeypatch, capsys):
+    """`imitlm ... | head`: the reader goes away; the command exits 0 with nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with open(write_end, "w", buffering=1) as closed:  # line-buffered: the first line meets the closed pipe
+        monkeypatch.setattr("sys.stdout", closed)
+        assert main(["train", "--help"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_closed_pipe_in_a_real_process_is_not_an_error():
+    child = subprocess.Popen(
+        [sys.executable, "-m", "imitlm.cli", "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child.stdout.close()  # before the child writes: its output meets a closed pipe (block-buffered, flushed at exit)
+    assert child.wait(timeout=120) == 0
+    assert child.stderr.read() == b""
+
+
+def test_version(cli):
+    from imitlm import __version__
+
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout == f"imitlm {__version__}\n"
