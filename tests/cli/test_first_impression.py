@@ -199,3 +199,19 @@ def test_version(cli):
 
     result = cli("--version")
     assert result.returncode == 0 and result.stdout == f"imitlm {__version__}\n"
+
+
+def test_rewards_shows_tokens_as_text(cli, tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from imitlm.tasks.bpe_tokenizer import build_bpe_tokenizer
+
+    tokenizer = build_bpe_tokenizer(["the cat sat on the mat"] * 20, vocab_size=300)
+    config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=64)
+    GPT2LMHeadModel(config).save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "the", "completion": " cat sat"}])
+    scored = cli("rewards", "--model", tmp_path / "m", "--data", data, "--output", tmp_path / "r.jsonl")
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    tokens = json.loads((tmp_path / "r.jsonl").read_text())["tokens"]
+    assert tokens == [" cat", " sat", "<eos>"]
