@@ -152,7 +152,9 @@ def run_command(command: str, argv: list[str], verbose: bool = False) -> int:
     if command == "train":
         return run_train(argv)
     if command == "sweep":
-        return run_sweep(argv, verbose=verbose)
+        if not verbose:
+            quiet_optuna()
+        return run_sweep(argv)
     args = parse_command(command, argv)
     return {
         "evaluate": run_evaluate,
@@ -223,10 +225,16 @@ def without_option(argv: list[str], option: str) -> list[str]:
     return kept
 
 
-def run_sweep(argv: list[str], verbose: bool = False) -> int:
-    """The sweep's own options, then any `imitlm train` flags: they override the recipe's keys. Optuna's INFO lines
-    (one per trial, between the sweep's own) only with --verbose."""
+def quiet_optuna() -> None:
+    """Optuna's INFO lines (one per trial, between the sweep's own) only with --verbose. Optuna sets its level when
+    imported, so it is set here after that."""
     import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def run_sweep(argv: list[str]) -> int:
+    """The sweep's own options, then any `imitlm train` flags: they override the recipe's keys."""
     from transformers import HfArgumentParser
 
     from imitlm.arguments import SweepArguments
@@ -249,8 +257,6 @@ def run_sweep(argv: list[str], verbose: bool = False) -> int:
         raise UserError(f"--{both[0]} is given as a flag and searched in {args.space}; drop one of them")
     base = {**load_recipe(args.config), **overrides}
     check_space(space, base, source=args.space)
-    if not verbose:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
     result = sweep(
         base,
         space,

@@ -1,6 +1,7 @@
 """The CLI as a new user first meets it (issue 33): the README's commands shortened with --max_steps, the hints and
 summaries it prints, its logs and its quiet."""
 
+import importlib
 import json
 import logging
 import os
@@ -128,7 +129,7 @@ def test_training_logs_show_the_presets_terms_as_numbers_at_an_interval_scaled_t
     assert iqlearn.returncode == 0, iqlearn.stderr[-2000:]
     lines = [line for line in iqlearn.stdout.splitlines() if line.startswith("step ")]
     number = r"[-0-9.e]+"
-    terms = ", ".join(f"{name} {number}" for name in ("loss", "lr", "mle", "divergence", "value", "td"))
+    terms = ", ".join(f"{name} {number}" for name in ("loss", "lr", "nll", "divergence", "value", "td"))
     assert len(lines) == 2 and all(re.fullmatch(rf"step \d/2: {terms}", line) for line in lines), lines
     history = json.loads((tmp_path / "iq" / "log_history.json").read_text())
     assert {"objective/reward_sq", "objective/soft_value_mean", "grad_norm"} <= set(history[0])  # the full set
@@ -138,18 +139,24 @@ def test_a_sweep_prints_no_optuna_info_lines(cli, tmp_path, monkeypatch):
     """Optuna configures its own INFO handler on import; the sweep lowers it (its trial lines are the sweep's own)."""
     import optuna
 
-    from imitlm.cli import run_sweep
-
     optuna.logging.set_verbosity(optuna.logging.INFO)
     monkeypatch.setattr("imitlm.sweep.run_sweep", lambda *a, **k: {"best": None})  # the options, not the trials
     space = tmp_path / "space.yaml"
     space.write_text("learning_rate: {type: float, low: 1.0e-4, high: 1.0e-3, log: true}\n")
-    assert run_sweep(["--config", RECIPE, "--space", str(space), "--output_dir", str(tmp_path / "s")]) == 1
+    assert cli("sweep", "--config", RECIPE, "--space", space, "--output_dir", tmp_path / "s").returncode == 1
     assert optuna.logging.get_verbosity() == optuna.logging.WARNING
 
 
-def test_the_python_api_shows_no_datasets_progress_bars_and_no_pin_memory_warning(tmp_path, capfd, recwarn):
+def test_the_python_api_shows_no_datasets_progress_bars_and_no_pin_memory_warning(
+    tmp_path, capfd, recwarn, monkeypatch
+):
     from imitlm import ImitConfig, train
+
+    bars = importlib.import_module(
+        "datasets.utils.tqdm"
+    )  # a caller with datasets' bars on (the CLI tests turn them off)
+    monkeypatch.setattr(bars, "HF_DATASETS_DISABLE_PROGRESS_BARS", None)
+    monkeypatch.setattr(bars, "_hf_datasets_progress_bars_disabled", False)
 
     model_config = {"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64}
     config = ImitConfig(
@@ -160,9 +167,7 @@ def test_the_python_api_shows_no_datasets_progress_bars_and_no_pin_memory_warnin
     err = capfd.readouterr().err
     assert "examples/s" not in err and "tokenizing" not in err and "Filter" not in err
     assert not [w for w in recwarn if "pin_memory" in str(w.message)]
-    from datasets import are_progress_bars_disabled
-
-    assert not are_progress_bars_disabled()  # the caller's own setting is back
+    assert not bars.are_progress_bars_disabled()  # the caller's own setting is back
 
 
 def test_transformers_padding_guess_is_filtered_from_the_cli():

@@ -10,7 +10,7 @@ from imitlm.objectives import get_preset
 
 # Printed name of each logged key, in the order shown.
 IMITATION_TERMS = {
-    "objective/mle": "mle",
+    "objective/mle": "nll",  # L_MLE, the data negative log-likelihood
     "objective/divergence_term": "divergence",
     "objective/value": "value",
     "objective/td": "td",
