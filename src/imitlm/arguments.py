@@ -65,6 +65,13 @@ class EvaluateArguments(ModelArguments, SamplingArguments, TaskArguments):
     output: str | None = field(
         default=None, metadata={"help": "Where to write the JSON result (default: MODEL/eval_SPLIT.json)."}
     )
+    forced_error_rates: list[float] = field(
+        default_factory=list,
+        metadata={
+            "help": "Also report greedy accuracy with forced errors at these rates (e.g. 0.05 0.1: each action is "
+            "a random answer character with that probability), the demo's measure of recovery from mistakes.",
+        },
+    )
     prompt_tokens: int = field(
         default=8, metadata={"help": "--task text: plain-text rows are prompted with their first N tokens."}
     )

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+from imitlm import __version__
 from imitlm.errors import UserError
 
 COMMANDS = {
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Imitation-learning training for language models: SequenceMatch (with <bksp>) and IQLearn, "
         "on transformers' Trainer. Run `imitlm COMMAND --help` for each command's options.",
     )
+    parser.add_argument("--version", action="version", version=f"imitlm {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="On an error, show the full Python traceback instead of one line."
     )
@@ -70,14 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "urllib3", "filelock", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
-    if not argv or argv[0] in ("-h", "--help"):
-        parser.print_help()
-        return 0
-    if not verbose:
-        quiet_libraries()
     try:
-        return run_command(argv[0], argv[1:])
+        code = dispatch(argv, verbose)
+        sys.stdout.flush()  # a closed pipe shows here, where it is handled, not when the interpreter exits
+        return code
+    except BrokenPipeError:
+        return closed_pipe()
     except UserError as error:
         if debug:
             raise
@@ -96,11 +96,33 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def dispatch(argv: list[str], verbose: bool) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        return 0
+    if argv[0] == "--version":
+        print(f"imitlm {__version__}")
+        return 0
+    if not verbose:
+        quiet_libraries()
+    return run_command(argv[0], argv[1:], verbose=verbose)
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (`imitlm ... | head`): stop quietly, as `cat` does. Python would meet the
+    closed pipe again when it flushes stdout at exit, so what is left goes to /dev/null."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout with no file descriptor (captured, replaced): nothing to flush
+        pass
+    return 0
+
+
 def quiet_libraries() -> None:
     """Silence, at their source, library output that is not the user's business: DeepSpeed's "Setting accelerator
-    to CPU" notice on machines without CUDA, and the progress bars of dataset maps and weight loading (the
-    Trainer's own progress bar stays). `--verbose` skips this. Also through the environment, for the processes a
-    command starts (the demo's workers)."""
+    to CPU" notice on machines without CUDA, the progress bars of dataset maps and weight loading (the Trainer's own
+    progress bar stays) and transformers' guess that padded inputs lack an attention mask. `--verbose` skips this.
+    Also through the environment, for the processes a command starts (the demo's workers)."""
     import torch
 
     if not torch.cuda.is_available():
@@ -112,9 +134,17 @@ def quiet_libraries() -> None:
 
     datasets.disable_progress_bars()
     hf_logging.disable_progress_bar()
+    logging.getLogger("transformers.modeling_utils").addFilter(not_padding_advice)
 
 
-def run_command(command: str, argv: list[str]) -> int:
+def not_padding_advice(record: logging.LogRecord) -> bool:
+    """False for transformers' "We strongly recommend passing in an `attention_mask`" warning: it guesses from a pad
+    id in the first or last column, and imitlm's generation and scoring mask their padding by positions and 4D
+    masks of their own (docs/design.md, "The `<bksp>` layout")."""
+    return "passing in an `attention_mask`" not in record.getMessage()
+
+
+def run_command(command: str, argv: list[str], verbose: bool = False) -> int:
     if command not in COMMANDS:
         close = difflib.get_close_matches(command, COMMANDS, n=1)
         hint = f"did you mean {close[0]}?" if close else f"use one of: {', '.join(COMMANDS)}"
@@ -122,6 +152,8 @@ def run_command(command: str, argv: list[str]) -> int:
     if command == "train":
         return run_train(argv)
     if command == "sweep":
+        if not verbose:
+            quiet_optuna()
         return run_sweep(argv)
     args = parse_command(command, argv)
     return {
@@ -140,10 +172,12 @@ def warn(message: str) -> None:
 
 def run_train(argv: list[str]) -> int:
     import shlex
+    import time
 
     from imitlm.training.config import ignored_options
     from imitlm.training.parsing import parse_train_args
     from imitlm.training.run import TrainingInterrupted, train
+    from imitlm.training.summary import final_summary
 
     if "-h" in argv or "--help" in argv:
         from imitlm.training.parsing import train_help
@@ -154,15 +188,17 @@ def run_train(argv: list[str]) -> int:
     config = parse_train_args(argv)
     for line in ignored_options(config):
         warn(line)
+    started = time.perf_counter()
     try:
-        train(config, announce=True)
+        trainer = train(config, announce=True)
     except TrainingInterrupted as stop:
         if stop.checkpoint is None:
             raise KeyboardInterrupt(f"{stop}; run the same command to start again") from None
         resume = shlex.join(["imitlm", "train", *without_option(argv, "--resume_from_checkpoint")])
         raise KeyboardInterrupt(f"{stop}; resume with: {resume} --resume_from_checkpoint last") from None
     close_process_group()
-    print(f"model saved to {config.output_dir}; evaluate it with: imitlm evaluate --model {config.output_dir}")
+    if trainer.is_world_process_zero():
+        print(final_summary(config, trainer.state.log_history, time.perf_counter() - started))
     return 0
 
 
@@ -187,6 +223,14 @@ def without_option(argv: list[str], option: str) -> list[str]:
         elif not word.startswith(option + "="):
             kept.append(word)
     return kept
+
+
+def quiet_optuna() -> None:
+    """Optuna's INFO lines (one per trial, between the sweep's own) only with --verbose. Optuna sets its level when
+    imported, so it is set here after that."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def run_sweep(argv: list[str]) -> int:

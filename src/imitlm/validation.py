@@ -120,7 +120,8 @@ RANGES: dict[str, Range] = {
     "difficulty": Range(low=0, high=3, integer=True),  # tasks.arithmetic.DIFFICULTY_ENTROPY
     "max_length": Range(low=2, integer=True),  # a prompt token and one action
     "gamma": Range(low=0, high=1, low_open=True),
-    "noise_prob": Range(low=0, high=1, high_open=True),  # 1 would put noise before every token
+    "noise_prob": Range(low=0, high=1, high_open=True),
+    "forced_error_rates": Range(low=0, high=1),  # 1 would put noise before every token
     "max_slope": Range(low=1, low_open=True, text="a finite number > 1"),  # the clamp of phi' must exceed phi'(r*) = 1
     "temperature": Range(low=0, note="0: greedy"),
     "top_p": Range(low=0, high=1, low_open=True, note="1: off"),
@@ -145,8 +146,10 @@ def check_options(args) -> None:
         value = getattr(args, name, None)
         if value is None or isinstance(value, bool):
             continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, (int, float)) and not isinstance(item, bool):
+                check_range(name, item)
         if isinstance(value, (int, float)):
-            check_range(name, value)
             if isinstance(value, float) and math.isnan(value):
                 raise UserError(f"--{name} is NaN; give a number")
         if name in OUTPUT_FILES:

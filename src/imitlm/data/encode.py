@@ -14,6 +14,7 @@ import re
 import datasets
 
 from imitlm.backspace.vocab import BKSP_TOKEN
+from imitlm.data.progress import without_progress_bars
 from imitlm.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def encode_completions(tokenizer, completions: list[str]) -> list[list[int]]:
     return [row + [tokenizer.eos_token_id] for row in rows]
 
 
+@without_progress_bars
 def tokenize_rows(rows: datasets.Dataset, tokenizer, max_length: int, source: str = "data") -> datasets.Dataset:
     """Add `prompt_ids` and `completion_ids` (+EOS); drop rows longer than `max_length` (logged)."""
 

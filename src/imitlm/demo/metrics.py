@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from imitlm.evaluation.evaluate import completion_nll
-from imitlm.evaluation.generation import Sample, generate_samples
+from imitlm.evaluation.generation import Sample, forced_error_samples, generate_samples
 from imitlm.evaluation.metrics import distinct_n, exact_match, per_question_correct, perplexity, self_bleu
 from imitlm.evaluation.rewards import score_rows, spearman
 from imitlm.models import bksp_id_of, load_trained, run_settings
 from imitlm.objectives import get_preset
 from imitlm.rollout.display import trace_of
 from imitlm.tasks import arithmetic_rows
-from imitlm.tasks.arithmetic import digit_token_ids
 
 FORCED_ERROR_RATES = (0.0, 0.05, 0.1)
 
@@ -42,16 +41,12 @@ def evaluate_method(model_dir: str, settings, preset: str, split: str = "test") 
     rows = arithmetic_rows(split, settings.num_test_examples, seed=0, difficulty=settings.difficulty)
     prompts, references = list(rows["prompt"]), list(rows["completion"])
     bksp = bksp_id_of(model)
-    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-    digit_ids = digit_token_ids(vocab)
     result: dict = {}
     per_question: dict[str, list[int]] = {}
     num_bksp = num_fixed = num_actions = 0
     examples: list[dict] = []
     for rate in FORCED_ERROR_RATES:
-        samples = generate_samples(
-            model, tokenizer, prompts, max_new_tokens=24, force_prob=rate, force_token_ids=digit_ids, seed=1
-        )
+        samples = forced_error_samples(model, tokenizer, prompts, rate, max_new_tokens=24)
         per_question[f"accuracy_forced_{rate}"] = per_question_correct([s.text for s in samples], references)
         for sample, reference in zip(samples, references):
             total, fixed = backspace_fixes(sample, reference, tokenizer, bksp)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 def evaluate_command(args) -> int:
     """`imitlm evaluate`: a task split (accuracy, perplexity, backspace statistics) or `--task text` on `--data`."""
-    from imitlm.evaluation.evaluate import evaluate, load_eval_rows
+    from imitlm.evaluation.evaluate import evaluate, forced_error_accuracies, load_eval_rows
 
     if args.task == "arithmetic" and args.data:
         raise UserError("--task arithmetic generates its own questions, so --data would be ignored; drop one of them")
@@ -55,23 +55,38 @@ def evaluate_command(args) -> int:
         args.data or "the questions",
         consequence=" (a reference holding one can never be matched exactly)",
     )
+    output = args.output or os.path.join(args.model, f"eval_{args.split if args.data is None else 'data'}.json")
+    say_if_replaced(output)
+    max_new_tokens = setting(args.max_new_tokens, model, "max_new_tokens", 32)
     result = evaluate(
         model,
         tokenizer,
         rows,
-        max_new_tokens=setting(args.max_new_tokens, model, "max_new_tokens", 32),
+        max_new_tokens=max_new_tokens,
         batch_size=args.batch_size,
         do_sample=args.do_sample,
         temperature=args.temperature,
         seed=args.seed,
     )
-    output = args.output or os.path.join(args.model, f"eval_{args.split if args.data is None else 'data'}.json")
+    rates = list(dict.fromkeys(args.forced_error_rates))
+    forced = forced_error_accuracies(
+        model, tokenizer, rows, rates, max_new_tokens=max_new_tokens, batch_size=args.batch_size
+    )
+    result = {**result, **forced}
     write_json(result, output)
+    shown = ", ".join(f"{value:.4f} at rate {rate:g}" for rate, value in zip(rates, forced.values()))
+    with_errors = f" (with forced errors: {shown})" if rates else ""
     print(
-        f"accuracy {result['accuracy']:.4f} on {result['num_examples']} examples "
+        f"accuracy {result['accuracy']:.4f}{with_errors} on {result['num_examples']} examples "
         f"(perplexity {result['perplexity']:.3f}, backspace rate {result['backspace_rate']:.4f}); wrote {output}"
     )
     return 0
+
+
+def say_if_replaced(output: str) -> None:
+    """One line before an earlier result is overwritten, while the user can still stop and keep it."""
+    if os.path.exists(output):
+        logger.warning(f"{output} exists (an earlier evaluation); it will be replaced: give --output to keep both")
 
 
 def evaluate_text_command(args, model, tokenizer) -> int:
@@ -86,10 +101,14 @@ def evaluate_text_command(args, model, tokenizer) -> int:
 
     if args.data is None:
         raise UserError("--task text needs --data FILE (jsonl/csv/parquet with text or prompt/completion rows)")
+    if args.forced_error_rates:
+        logger.warning("--forced_error_rates is read for answers scored by exact match, not with --task text; ignored")
     features = args.mauve_features_model
     features = default_features_model() if features is None else (None if features == "none" else features)
     if features is not None:  # before any generation: MAUVE comes last
         check_features_model(features)
+    output = args.output or os.path.join(args.model, "eval_text.json")
+    say_if_replaced(output)
     rows = to_prompt_completion(load_raw_dataset(args.data), tokenizer, source=args.data)
     if args.num_examples:
         rows = rows.select(range(min(args.num_examples, len(rows))))
@@ -107,7 +126,6 @@ def evaluate_text_command(args, model, tokenizer) -> int:
         seed=args.seed,
         mauve_features_model=features,
     )
-    output = args.output or os.path.join(args.model, "eval_text.json")
     write_json(result, output)
     shown = {k: round(v, 4) for k, v in result.items() if isinstance(v, float)}
     print(f"{shown} on {result['num_examples']} rows; wrote {output}")

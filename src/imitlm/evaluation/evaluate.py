@@ -5,7 +5,7 @@ from __future__ import annotations
 import datasets
 
 from imitlm.errors import UserError
-from imitlm.evaluation.generation import generate_samples
+from imitlm.evaluation.generation import forced_error_samples, generate_samples
 from imitlm.evaluation.metrics import accuracy, perplexity
 from imitlm.evaluation.scoring import teacher_forced
 
@@ -86,3 +86,18 @@ def evaluate(
         "finished_rate": sum(s.finished for s in samples) / max(len(samples), 1),
         "samples": [{"prompt": s.prompt, "text": s.text, "reference": r} for s, r in zip(samples[:20], references)],
     }
+
+
+def forced_error_accuracies(
+    model, tokenizer, rows, rates, *, max_new_tokens: int = 32, batch_size: int = 64
+) -> dict[str, float]:
+    """``accuracy_forced_RATE`` for each rate: greedy accuracy when each action is a forced error with that
+    probability (the demo's headline metric, the same generations)."""
+    prompts, references = list(rows["prompt"]), list(rows["completion"])
+    result = {}
+    for rate in rates:
+        samples = forced_error_samples(
+            model, tokenizer, prompts, rate, max_new_tokens=max_new_tokens, batch_size=batch_size
+        )
+        result[f"accuracy_forced_{rate}"] = accuracy([s.text for s in samples], references)
+    return result

@@ -82,3 +82,32 @@ def generate_samples(
             text = tokenizer.decode(list(final_ids), skip_special_tokens=True)
             samples.append(Sample(prompt, text, list(actions), bool(finished)))
     return samples
+
+
+# The seed of every forced-error generation (the demo's, the sweep's metric, `imitlm evaluate --forced_error_rates`).
+FORCED_ERROR_SEED = 1
+
+
+def forced_error_token_ids(tokenizer) -> list[int] | None:
+    """The tokens a forced error puts in: the answer characters (digits) where the vocabulary has them, else None
+    (any ordinary token)."""
+    from imitlm.tasks.arithmetic import digit_token_ids
+
+    return digit_token_ids(tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))) or None
+
+
+def forced_error_samples(
+    model, tokenizer, prompts: list[str], rate: float, *, max_new_tokens: int, batch_size: int = 64
+) -> list[Sample]:
+    """Greedy decoding in which each action is, with probability ``rate``, a random token of
+    `forced_error_token_ids` instead (docs/design.md, "Evaluation"): its accuracy measures recovery from errors."""
+    return generate_samples(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        force_prob=rate,
+        force_token_ids=forced_error_token_ids(tokenizer),
+        seed=FORCED_ERROR_SEED,
+    )

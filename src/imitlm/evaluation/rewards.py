@@ -42,7 +42,7 @@ def score_rows(
                 {
                     "prompt": prompts[start + row],
                     "completion": completions[start + row],
-                    "tokens": tokenizer.convert_ids_to_tokens(acts),
+                    "tokens": readable_tokens(tokenizer, acts),
                     "rewards": [round(float(r), 6) for r in rewards[row][mask]],
                     "return": float(returns[row]),
                     "log_likelihood": float(log_probs[row][mask].sum()),
@@ -50,6 +50,11 @@ def score_rows(
                 }
             )
     return results
+
+
+def readable_tokens(tokenizer, ids: list[int]) -> list[str]:
+    """Each token as the text it stands for (" the", not the byte-level "\u0120the"); special tokens by name."""
+    return [tokenizer.convert_tokens_to_string([token]) for token in tokenizer.convert_ids_to_tokens(ids)]
 
 
 def write_rewards(args) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import datasets
 
 from imitlm.data.chat import is_conversational, render_completion, render_prompt
+from imitlm.data.progress import without_progress_bars
 from imitlm.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def csv_as_text(path: Path) -> datasets.Features:
     return datasets.Features({name: datasets.Value("string") for name in header})
 
 
+@without_progress_bars
 def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str | None = None) -> datasets.Dataset:
     from imitlm.tasks.corpora import CORPORA, corpus_rows
 
@@ -91,6 +93,7 @@ def load_raw_dataset(name_or_path: str, split: str = "train", config_name: str |
         ) from None
 
 
+@without_progress_bars
 def to_prompt_completion(dataset: datasets.Dataset, tokenizer=None, source: str = "dataset") -> datasets.Dataset:
     """Normalise columns to `prompt`/`completion` strings."""
     if len(dataset) == 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -271,12 +272,13 @@ class ImitConfig(TrainingArguments):
             "help": "Positions per chunk of --chunked_loss. Default: about 8M logits per chunk (8388608 // vocab).",
         },
     )
-    mle_warmup_steps: int = field(
+    mle_warmup_steps: float = field(
         default=0,
         metadata={
             "group": "objective",
             "read_when": "imitation",
-            "help": "Steps of pure MLE before the imitation objective starts.",
+            "help": "Steps of pure MLE before the imitation objective starts; a value below 1 is a fraction of "
+            "--max_steps (as --warmup_steps), so a recipe keeps its shape when --max_steps changes.",
         },
     )
     il_ramp_steps: int = field(
@@ -320,6 +322,14 @@ class ImitConfig(TrainingArguments):
         default=32, metadata={"group": "rollouts", "help": "Bound on generated actions per rollout/evaluation sample."}
     )
     # --- run -------------------------------------------------------------------------------------
+    logging_steps: float = field(
+        default=0.05,
+        metadata={
+            "group": "run",
+            "help": "Log every N steps; below 1, a fraction of the run (0.05: twenty lines however long the run). The "
+            "printed line shows the loss and the preset's main terms; log_history.json and --report_to get every term.",
+        },
+    )
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Kept False: the collator needs prompt_ids, completion_ids and example_index."}
     )
@@ -349,6 +359,7 @@ class ImitConfig(TrainingArguments):
                 raise UserError(f"--model_config must be a JSON object, got {self.model_config!r}") from None
         if self.model_config is not None and not isinstance(self.model_config, dict):
             raise UserError(f"model_config must be a mapping like {{model_type: gpt2}}, got {self.model_config!r}")
+        self.quiet_without_accelerator()
         if self.use_cpu and self.ddp_backend and "WORLD_SIZE" not in os.environ:
             self.ddp_backend = None  # one process: a recipe's `gloo` for torchrun has no process group to join
         try:
@@ -360,6 +371,30 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"{reason[:300]}; fix the option it names (see `imitlm train --help`)") from None
         self.validate()
         self.validate_combinations()
+
+    def quiet_without_accelerator(self) -> None:
+        """On a machine (or a run) without an accelerator: no pinned memory, which torch would refuse with a warning
+        for every data loader, and DeepSpeed told so before it is imported, rather than warning that it guessed."""
+        import torch
+
+        if not torch.accelerator.is_available():
+            os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        if self.use_cpu or not torch.accelerator.is_available():
+            self.dataloader_pin_memory = False
+
+    @property
+    def mle_warmup_count(self) -> int:
+        """--mle_warmup_steps in steps: a value in (0, 1) is a fraction of --max_steps, rounded up (the rule the
+        Trainer applies to --warmup_steps)."""
+        steps = self.mle_warmup_steps
+        if not 0 < steps < 1:
+            return int(steps)
+        if self.max_steps <= 0:
+            raise UserError(
+                f"--mle_warmup_steps {steps:g} is a fraction of --max_steps, which is not set; "
+                "set --max_steps or give --mle_warmup_steps in steps"
+            )
+        return math.ceil(steps * self.max_steps)
 
     def validate(self) -> None:
         """Choices and the `--task text` data, then every number's range (`validation.RANGES`): one line each."""
@@ -397,19 +432,25 @@ class ImitConfig(TrainingArguments):
                 "this run would train 0 steps and save an untrained model; set --max_steps N > 0 "
                 "(or --num_train_epochs > 0 with --max_steps -1)"
             )
-        if preset.use_il and 0 < self.max_steps <= self.mle_warmup_steps:
+        mle_warmup = self.mle_warmup_count
+        if preset.use_il and 0 < self.max_steps <= mle_warmup:
             raise UserError(
-                f"mle_warmup_steps={self.mle_warmup_steps} >= max_steps={self.max_steps}: the whole run would be "
+                f"mle_warmup_steps={mle_warmup} >= max_steps={self.max_steps}: the whole run would be "
                 f"plain MLE, not {self.objective}; lower --mle_warmup_steps or raise --max_steps"
             )
-        il_steps = self.max_steps - self.mle_warmup_steps
+        il_steps = self.max_steps - mle_warmup
         if preset.use_il and self.max_steps > 0 and self.il_ramp_steps > il_steps:
             raise UserError(
                 f"il_ramp_steps={self.il_ramp_steps} > max_steps - mle_warmup_steps = {il_steps}: the run would end "
                 f"before {self.objective} reaches its full weights; lower --il_ramp_steps or raise --max_steps"
             )
         schedule = getattr(self.lr_scheduler_type, "value", self.lr_scheduler_type)
-        if self.warmup_steps > 0 and schedule in ("constant", "reduce_lr_on_plateau"):
+        if 1 <= self.warmup_steps and 0 < self.max_steps <= self.warmup_steps and schedule not in NO_WARMUP:
+            raise UserError(
+                f"warmup_steps={self.warmup_steps:g} >= max_steps={self.max_steps}: the learning rate would never "
+                f"reach {self.learning_rate:g}; lower --warmup_steps, or give it as a fraction of --max_steps (0.03)"
+            )
+        if self.warmup_steps > 0 and schedule in NO_WARMUP:
             raise UserError(
                 f"--warmup_steps {self.warmup_steps:g} has no effect with --lr_scheduler_type {schedule} "
                 "(transformers ignores it there); use --lr_scheduler_type constant_with_warmup, or drop --warmup_steps"
@@ -431,6 +472,7 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"--eval_strategy {self.eval_strategy} needs evaluation data: set {need}, or drop it")
 
 
+NO_WARMUP = ("constant", "reduce_lr_on_plateau")  # schedules on which transformers ignores --warmup_steps
 IMITLM_METADATA = ("group", "preset", "read_when")  # metadata keys of ImitConfig's fields beside ``help``
 # `imitlm train --help`'s sections, in the order shown; a field's metadata names its ``group``.
 HELP_TITLES = {

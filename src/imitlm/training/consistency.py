@@ -63,23 +63,11 @@ def buffer_below_rollout(config) -> str | None:
     return None
 
 
-def warmup_past_the_end(config) -> str | None:
-    warmup = config.warmup_steps
-    steps = config.max_steps
-    if steps > 0 and warmup >= 1 and int(warmup) >= steps:
-        return (
-            f"--warmup_steps {warmup:g} >= --max_steps {steps}: the learning rate is still warming up when the run "
-            f"ends and never reaches --learning_rate {config.learning_rate:g}; lower --warmup_steps below {steps}"
-        )
-    return None
-
-
 RUN_RULES = (
     Rule("mix_beta on an offline preset", mix_beta_offline),
     Rule("rollout_every at or above max_steps", rollouts_never_repeat),
     Rule("rollout buffer below one rollout", buffer_below_rollout, refuse=True),
-    Rule("warmup_steps at or above max_steps", warmup_past_the_end),
-)  # --learning_rate 0 is refused at parse time (validation.RANGES)
+)  # refused at parse time instead: --learning_rate 0 (validation.RANGES), warm-ups past --max_steps (config)
 
 
 def check_run(config) -> list[str]:

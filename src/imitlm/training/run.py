@@ -22,6 +22,7 @@ from imitlm.objectives import get_preset
 from imitlm.tasks import arithmetic, load_task_rows
 from imitlm.training.checkpoints import last_complete_checkpoint
 from imitlm.training.config import ImitConfig
+from imitlm.training.log_display import show_short_logs
 from imitlm.training.run_dir import check_output_dir, protected_run, resolve_checkpoint
 from imitlm.training.trainer import ImitationTrainer, check_launch
 
@@ -192,7 +193,7 @@ def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> Imita
     check_max_length(config.max_length, model_max_length(model))
     if peft_config is None and config.use_peft:
         peft_config = lora_config(config)
-    return ImitationTrainer(
+    trainer = ImitationTrainer(
         model=model,
         args=config,
         train_dataset=train_rows,  # the trainer adds <bksp> to the vocabulary, then tokenises and checks the rows
@@ -202,6 +203,8 @@ def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> Imita
         callbacks=callbacks,
         noise_sampler=task_noise_sampler(config, tokenizer),
     )
+    show_short_logs(trainer)
+    return trainer
 
 
 def save_final(config: ImitConfig, trainer: ImitationTrainer, peft_config=None) -> None:

@@ -226,7 +226,7 @@ class ImitationTrainer(Trainer):
                 batch_samples.append(next(epoch_iterator))
             except StopIteration:
                 break
-        if self.replay is not None and batch_samples and self.state.global_step >= self.args.mle_warmup_steps:
+        if self.replay is not None and batch_samples and self.state.global_step >= self.args.mle_warmup_count:
             step = self.state.global_step
             if len(self.replay) == 0 or (step > 0 and step % self.args.rollout_every == 0):
                 self.run_rollouts()
@@ -312,7 +312,7 @@ class ImitationTrainer(Trainer):
     def spec_at(self, step: int) -> ObjectiveSpec:
         """The objective of optimiser step ``step``: plain MLE during --mle_warmup_steps, then eta and c ramped
         over --il_ramp_steps (the first imitation step has fraction 1 / il_ramp_steps), then the full objective."""
-        into_il = step - self.args.mle_warmup_steps
+        into_il = step - self.args.mle_warmup_count
         if into_il < 0:
             return self.warmup_spec
         if into_il < self.args.il_ramp_steps:
