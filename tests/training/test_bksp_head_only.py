@@ -61,7 +61,7 @@ def test_bksp_learning_rate_gives_the_lora_row_its_own_group(tmp_path):
     from peft import LoraConfig
 
     from imitlm.errors import UserError
-    from imitlm.training.trainer import ImitationTrainer
+    from imitlm.training.trainer import BKSP_ROW_LEARNING_RATE, ImitationTrainer
 
     from training.helpers import tiny_config, tiny_setup
 
@@ -77,6 +77,22 @@ def test_bksp_learning_rate_gives_the_lora_row_its_own_group(tmp_path):
     assert len(row) == 1 and len(groups) == 1 and groups[0]["lr"] == 0.05
     assert sum(any(p is row[0] for p in g["params"]) for g in optimizer.param_groups) == 1  # in one group only
     assert all(g["lr"] == config.learning_rate for g in optimizer.param_groups if g is not groups[0])
+
+    config = tiny_config(tmp_path, objective="mle_bksp")  # the default rate of the LoRA row
+    model, tokenizer, data = tiny_setup(config)
+    trainer = ImitationTrainer(
+        model=model, args=config, train_dataset=data, processing_class=tokenizer, peft_config=lora
+    )
+    optimizer = trainer.create_optimizer()
+    row = [p for n, p in trainer.model.named_parameters() if "trainable_tokens_delta" in n]
+    assert [g["lr"] for g in optimizer.param_groups if any(p is row[0] for p in g["params"])] == [
+        BKSP_ROW_LEARNING_RATE
+    ]
+
+    config = tiny_config(tmp_path, objective="mle_bksp")  # full fine-tuning: no row of its own, one rate
+    model, tokenizer, data = tiny_setup(config)
+    trainer = ImitationTrainer(model=model, args=config, train_dataset=data, processing_class=tokenizer)
+    assert {g["lr"] for g in trainer.create_optimizer().param_groups} == {config.learning_rate}
 
     config = tiny_config(tmp_path, objective="mle_bksp", bksp_learning_rate=0.05)  # no LoRA: no such row
     model, tokenizer, data = tiny_setup(config)

@@ -252,7 +252,8 @@ class ImitConfig(TrainingArguments):
             "group": "backspace",
             "read_when": "backspace",
             "help": "Learning rate of the trainable <bksp> embedding row under LoRA (peft's trainable tokens); the "
-            "adapters keep --learning_rate. Default: --learning_rate.",
+            "adapters keep --learning_rate. Default: 0.01 (at the adapters' rate the row learns too slowly and the "
+            "adapters flatten the distribution instead: docs/bksp_pretrained.md).",
         },
     )
     chunked_loss: bool | None = field(

@@ -121,10 +121,21 @@ def with_lora(model, peft_config, bksp_id: int | None, args):
     return model
 
 
+# The LoRA <bksp> row's learning rate: at the adapters' rate the row cannot rise the ~18 nats it must in a few hundred
+# steps, the adapters carry the gradient instead and flatten the ordinary tokens' distribution on a pretrained model
+# (docs/bksp_pretrained.md, round 1).
+BKSP_ROW_LEARNING_RATE = 1e-2
+
+
+def lora_bksp_row(model) -> list:
+    """The trainable `<bksp>` row of a LoRA model (peft's trainable-token delta), or []."""
+    return [p for name, p in model.named_parameters() if "trainable_tokens_delta" in name and p.requires_grad]
+
+
 def give_bksp_row_its_rate(optimizer, model, rate: float) -> None:
     """Move the trainable `<bksp>` row (peft's trainable-token delta, LoRA only) into its own param group at ``rate``;
     the scheduler scales every group alike."""
-    row = [p for name, p in model.named_parameters() if "trainable_tokens_delta" in name and p.requires_grad]
+    row = lora_bksp_row(model)
     if not row:
         raise UserError(
             "--bksp_learning_rate sets the rate of the LoRA <bksp> row (peft's trainable tokens), and this run has "
@@ -213,10 +224,12 @@ class ImitationTrainer(Trainer):
 
     # ---- 1. rollouts and the mixture batch ---------------------------------------------------
     def create_optimizer(self, model=None):
+        """The Trainer's optimizer; under LoRA the `<bksp>` row learns at its own rate (`BKSP_ROW_LEARNING_RATE`
+        unless --bksp_learning_rate says otherwise)."""
         optimizer = super().create_optimizer(model)
         rate = getattr(self.args, "bksp_learning_rate", None)
-        if rate is not None and self.bksp_id is not None:
-            give_bksp_row_its_rate(optimizer, self.model, rate)
+        if self.bksp_id is not None and (rate is not None or lora_bksp_row(self.model)):
+            give_bksp_row_its_rate(optimizer, self.model, BKSP_ROW_LEARNING_RATE if rate is None else rate)
         return optimizer
 
     def get_batch_samples(self, epoch_iterator, num_batches, device):
