@@ -10,8 +10,8 @@ from datasets import Dataset
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from imitlm import ImitationTrainer, ImitConfig, RewardFunction
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 
 def main(output_dir: str) -> list[float]:

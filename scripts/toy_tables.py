@@ -16,8 +16,7 @@ from multiprocessing import Pool
 
 import torch
 
-from imitlm.objectives import ObjectiveSpec, get_preset
-from imitlm.tasks.toy import (
+from imitlm.demo.toy_chain import (
     ToyChain,
     conditional_tv,
     exact_loss,
@@ -26,6 +25,7 @@ from imitlm.tasks.toy import (
     out_of_distribution_rate,
     policy_of,
 )
+from imitlm.objectives import ObjectiveSpec, get_preset
 
 SEQUENCEMATCH_C = [0.0025, 0.01, 0.1, 0.5, 1.0, 25.0]
 BETAS = [0.1, 0.5]
@@ -53,7 +53,7 @@ def settings() -> list[tuple[str, dict]]:
 
 def fit(job: tuple[str, dict, list[int], float]) -> dict:
     """Adam on the exact objective (the policy occupancy recomputed, detached, each step, as in
-    `tasks.toy.fit_tabular_q`), metrics at each checkpoint."""
+    `demo.toy_chain.fit_tabular_q`), metrics at each checkpoint."""
     name, fields, checkpoints, lr, decay_from, decay_every = job
     torch.set_num_threads(1)
     chain = ToyChain()

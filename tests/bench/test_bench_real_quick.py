@@ -8,8 +8,8 @@ import pytest
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from imitlm.cli import main
+from imitlm.models.bpe_tokenizer import build_bpe_tokenizer
 from imitlm.objectives import BASELINE, PRESETS
-from imitlm.tasks.bpe_tokenizer import build_bpe_tokenizer
 from imitlm.tasks.corpora import corpus_rows
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from imitlm.cli import main
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 MODEL = '{"model_type": "gpt2", "n_layer": 1, "n_head": 2, "n_embd": 16, "n_positions": 64}'
 BASE = [

@@ -9,7 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from imitlm.data.encode import encode_prompts
 from imitlm.models import load_trained
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
+from imitlm.models.char_tokenizer import build_char_tokenizer
 
 from cli.cli_support import BASE, assert_user_error, write_jsonl
 

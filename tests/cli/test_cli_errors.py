@@ -7,8 +7,8 @@ import pytest
 
 from imitlm.cli import main
 from imitlm.errors import UserError
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 from cli.cli_support import BASE, MODEL, assert_user_error, error_line, save_small_model, write_jsonl
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 from cli.cli_support import BASE, MODEL, assert_user_error, save_small_model, warning_lines, write_jsonl
 

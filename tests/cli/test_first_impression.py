@@ -209,7 +209,7 @@ def test_version(cli):
 def test_rewards_shows_tokens_as_text(cli, tmp_path):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from imitlm.tasks.bpe_tokenizer import build_bpe_tokenizer
+    from imitlm.models.bpe_tokenizer import build_bpe_tokenizer
 
     tokenizer = build_bpe_tokenizer(["the cat sat on the mat"] * 20, vocab_size=300)
     config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_head=2, n_embd=16, n_positions=64)

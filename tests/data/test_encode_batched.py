@@ -4,8 +4,8 @@ import datasets
 
 from imitlm.backspace.vocab import add_backspace_token
 from imitlm.data.encode import encode_completions, encode_prompts, encode_text, tokenize_rows
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 PROMPTS = ["In base 9, what is 1 + 2? ", "", "x<eos>y ", "<bksp>", "a<pad>b", "7"]
 COMPLETIONS = ["3", "", "12<bksp>3<eos>", "<pad>", "-1a", "00"]

@@ -11,8 +11,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from imitlm.demo.aggregate import summarise
 from imitlm.evaluation.metrics import has_repetition_loop, repetition_rate
 from imitlm.evaluation.text_eval import continuation_features, mauve_from_features
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.reporting.text_report import excludes_zero, goal_lines
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 
 def test_repetition_hand_values():

@@ -7,7 +7,7 @@ import pytest
 
 from imitlm.demo.metrics import backspace_fixes
 from imitlm.evaluation.generation import Sample
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
+from imitlm.models.char_tokenizer import build_char_tokenizer
 
 TOKENIZER = build_char_tokenizer("0123456789abcdef-")
 BKSP = len(TOKENIZER)  # an id outside the char vocab, as after extending the vocab with <bksp>

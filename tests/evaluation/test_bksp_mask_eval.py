@@ -9,7 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from imitlm.data.encode import encode_prompt
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.rewards import score_rows
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
+from imitlm.models.char_tokenizer import build_char_tokenizer
 
 PROMPTS, COMPLETIONS = ["ab", "c"], ["ba", "cab"]
 

@@ -10,7 +10,7 @@ import torch
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import generate_samples
 from imitlm.evaluation.metrics import accuracy, exact_match, per_question_correct, perplexity
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
+from imitlm.models.char_tokenizer import build_char_tokenizer
 
 from reference.token_table_lm import TokenTableLM, next_token_log_prob
 

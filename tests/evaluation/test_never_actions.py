@@ -6,9 +6,9 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 from imitlm.data.encode import encode_prompt
 from imitlm.evaluation.generation import generate_samples, never_actions
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.rollout.generate import generate_with_backspace
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 
 def uniform_model(vocab_size: int) -> LlamaForCausalLM:

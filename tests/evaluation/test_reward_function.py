@@ -11,8 +11,8 @@ from imitlm import RewardFunction
 from imitlm.data.encode import encode_prompt
 from imitlm.errors import UserError
 from imitlm.evaluation.rewards import score_rows
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 TEMPLATE = (
     "{% for m in messages %}{{ m['role'][0] }} {{ m['content'] }} {% endfor %}"
@@ -117,7 +117,7 @@ def test_constant_logit_shift_shifts_every_score_by_the_same_amount(reduction):
     """Adding k to every logit leaves the policy unchanged; at gamma = 1 it adds k to V(s_0) and nothing else, so
     both reductions move every completion's score by k and rank completions as before (a per-token mean of the
     whole return would move a completion of T tokens by k / T and re-rank "c" against "cde")."""
-    from imitlm.tasks.char_tokenizer import build_char_tokenizer
+    from imitlm.models.char_tokenizer import build_char_tokenizer
 
     from reference.token_table_lm import TokenTableLM
 

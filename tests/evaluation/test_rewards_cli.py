@@ -9,8 +9,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from imitlm.cli import main
 from imitlm.data.encode import encode_prompt
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 
 def test_rewards_cli_writes_json_lines_and_telescopes(tmp_path):

@@ -7,7 +7,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from imitlm.cli import main
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
+from imitlm.models.char_tokenizer import build_char_tokenizer
 
 SENTENCES = [
     f"the {a} {b} sat on the {c}." for a in ("red", "big", "old") for b in ("cat", "dog", "fox") for c in ("mat", "rug")

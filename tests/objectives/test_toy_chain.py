@@ -18,8 +18,7 @@ on the default chain; their first-order condition is asserted instead.
 import pytest
 import torch
 
-from imitlm.objectives import ObjectiveSpec, implicit_rewards
-from imitlm.tasks.toy import (
+from imitlm.demo.toy_chain import (
     EOS,
     ToyChain,
     data_conditionals,
@@ -31,6 +30,7 @@ from imitlm.tasks.toy import (
     policy_of,
     transition_batch,
 )
+from imitlm.objectives import ObjectiveSpec, implicit_rewards
 
 NAMES = ["chi2", "kl", "forward_kl", "js", "hellinger", "tv"]
 UNIFORM_DATA = {(1, 2): 1 / 3, (1, 3): 1 / 3, (2, 1): 1 / 3}  # max-entropy on its own support

@@ -13,8 +13,8 @@ from imitlm import RewardFunction
 from imitlm.backspace.layout import make_layout, target_counts
 from imitlm.evaluation.evaluate import completion_nll
 from imitlm.evaluation.generation import generate_samples
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.rollout.buffer import collect_rollouts
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 from reference.token_table_lm import TokenTableLM
 

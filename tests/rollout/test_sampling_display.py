@@ -52,8 +52,8 @@ def test_format_trace():
 def test_trace_of_a_byte_level_bpe_shows_text_not_byte_symbols():
     """`imitlm generate` and the demo reports show each action as the text it writes (no "Ġ" for a space)."""
     from imitlm.backspace.vocab import add_backspace_token
+    from imitlm.models.bpe_tokenizer import build_bpe_tokenizer
     from imitlm.rollout.display import trace_of
-    from imitlm.tasks.bpe_tokenizer import build_bpe_tokenizer
 
     tokenizer = build_bpe_tokenizer(["the cat sat on the mat", "the dog ran"] * 20, vocab_size=300)
     bksp = add_backspace_token(tokenizer)

@@ -1,4 +1,4 @@
-"""The byte-level BPE tokenizer (tasks/bpe_tokenizer.py): round trip, special ids, save/reload, the `bpe` option."""
+"""The byte-level BPE tokenizer (models/bpe_tokenizer.py): round trip, special ids, save/reload, the `bpe` option."""
 
 from types import SimpleNamespace
 
@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 
 from imitlm.errors import UserError
 from imitlm.models import load_tokenizer
-from imitlm.tasks.bpe_tokenizer import build_bpe_tokenizer
+from imitlm.models.bpe_tokenizer import build_bpe_tokenizer
 
 TRAIN = ["The prime minister said the fire was under control.", "Firefighters fought the blaze near Sydney."] * 20
 ROUND_TRIP = ["The fire was near Sydney.", "  two  spaces, a tab\tand a newline\n", "naïve café — 東京 🙂", ""]

@@ -1,8 +1,8 @@
 import pytest
 from transformers import AutoTokenizer
 
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET, generate_problems, split_of
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 
 def test_same_seed_same_questions():

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from imitlm.errors import UserError
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.text import load_raw_dataset, to_prompt_completion
 
 

@@ -9,8 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
 from imitlm.cli import main
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 CONFIG = str(Path(__file__).parents[2] / "configs" / "arithmetic_mle.yaml")
 TINY = [

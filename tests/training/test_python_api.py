@@ -12,9 +12,9 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from imitlm import ImitationTrainer, ImitConfig
 from imitlm.errors import UserError
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.objectives import PRESETS
 from imitlm.tasks.arithmetic import ALPHABET
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "python_api.py"
 TEMPLATE = (

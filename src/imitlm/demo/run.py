@@ -140,6 +140,6 @@ def run_demo(quick: bool = False, output_dir: str = "runs/demo", full: bool = Fa
 
 
 def toy_results(quick: bool) -> dict[str, dict]:
-    from imitlm.tasks.toy import preset_experiment
+    from imitlm.demo.toy_chain import preset_experiment
 
     return {preset: preset_experiment(preset, steps=100 if quick else 400) for preset in PRESETS}

@@ -10,10 +10,10 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from imitlm.errors import UserError
+from imitlm.models.char_tokenizer import build_char_tokenizer
 from imitlm.models.files import check_tokenizer_files, check_vocabulary
 from imitlm.models.sources import resolve_model_path
 from imitlm.tasks import arithmetic
-from imitlm.tasks.char_tokenizer import build_char_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def load_tokenizer(config, train_rows=None) -> PreTrainedTokenizerBase:
 
 def bpe_from_rows(name: str, train_rows):
     """`--tokenizer_name_or_path bpe` (or `bpe:VOCAB_SIZE`): a byte-level BPE trained on the training rows."""
-    from imitlm.tasks.bpe_tokenizer import DEFAULT_VOCAB_SIZE, build_bpe_tokenizer
+    from imitlm.models.bpe_tokenizer import DEFAULT_VOCAB_SIZE, build_bpe_tokenizer
 
     size = name.partition(":")[2]
     if size and not size.isdigit():

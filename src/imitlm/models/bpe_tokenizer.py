@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from imitlm.tasks.char_tokenizer import SPECIAL_TOKENS
+from imitlm.models.char_tokenizer import SPECIAL_TOKENS
 
 DEFAULT_VOCAB_SIZE = 2000
 
