@@ -61,12 +61,6 @@ def test_reporting_never_imports_torch():
 
 
 MAX_FUNCTION_LINES = 80
-# Functions still over the limit, each with the engineer splitting it (issue 28); remove a line once it is split.
-LONG_FUNCTIONS = {
-    "objectives/loss.py:imitation_loss_from_values",  # the fidelity helper (objectives/)
-    "rollout/generate.py:generate_with_backspace",  # the fidelity helper (rollout/)
-    "sweep/run.py:run_sweep",  # the reliability helper (sweep/run.py)
-}
 
 
 def function_lengths():
@@ -78,8 +72,7 @@ def function_lengths():
 
 def test_no_function_over_80_lines():
     long = [f"{name} ({length} lines)" for name, length in function_lengths() if length > MAX_FUNCTION_LINES]
-    assert not [entry for entry in long if entry.split(" ")[0] not in LONG_FUNCTIONS], long
-    assert all(length <= 120 for _, length in function_lengths())  # the known exceptions still under the old limit
+    assert not long, long
 
 
 def test_comments_point_into_docs_design():

@@ -110,8 +110,6 @@ def generate_with_backspace(
     if force_prob > 0 and not force_token_ids:
         raise ValueError("force_prob > 0 needs force_token_ids")
     device = model.device if hasattr(model, "device") else next(model.parameters()).device
-    generator = generator_on(generator, device)
-    sampling_temperature = (policy_tau(model) if tau is None else tau) * temperature  # the user's T times tau
     state, prefill_inputs = BackspaceState.prefill(
         prompts, pad_id=pad_id, max_new_actions=max_new_actions, dtype=model_dtype(model), device=device
     )
@@ -119,12 +117,57 @@ def generate_with_backspace(
     if suppress_ids:
         processors.append(SuppressTokens(suppress_ids))
     forcing = ForcedErrors(force_prob, force_token_ids, bksp_id, device) if force_prob > 0 else None
-
+    decoding = _Decoding(
+        processors=processors,
+        forcing=forcing,
+        do_sample=do_sample,
+        temperature=(policy_tau(model) if tau is None else tau) * temperature,  # the user's T times tau
+        top_k=top_k,
+        top_p=top_p,
+        generator=generator_on(generator, device),
+        bksp_id=bksp_id,
+        eos_id=eos_id,
+        pad_id=pad_id,
+        allow_backspace=allow_backspace,
+    )
     out = model(**prefill_inputs, use_cache=True, logits_to_keep=1)
+    return _decode(model, state, out, decoding, max_new_actions, max_state_length, synced_ranks, return_logits, device)
+
+
+@dataclass
+class _Decoding:
+    """How each action of `generate_with_backspace` is chosen (its arguments, resolved)."""
+
+    processors: list
+    forcing: ForcedErrors | None
+    do_sample: bool
+    temperature: float  # the sampling temperature: the policy's tau times the user's
+    top_k: int
+    top_p: float
+    generator: torch.Generator | None
+    bksp_id: int
+    eos_id: int
+    pad_id: int
+    allow_backspace: bool
+
+    def choose(self, state: BackspaceState, logits: torch.Tensor) -> torch.Tensor:
+        """(B,) actions from the (B, V) logits: the rules (processors), then greedy or sampled."""
+        scores = logits
+        for processor in self.processors:
+            scores = processor(state, scores)
+        if self.do_sample:
+            scores = process_logits(scores, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        return sample_from_logits(scores, do_sample=self.do_sample, generator=self.generator)
+
+
+def _decode(
+    model, state, out, decoding: _Decoding, max_new_actions, max_state_length, synced_ranks, return_logits, device
+) -> GenerationResult:
+    """The decoding loop of `generate_with_backspace`, from the prefill's output ``out``."""
     cache = out.cache
     logits = out.logits[:, -1, :]  # (B, V)
-
     B, V = logits.shape
+    pad_id, eos_id, bksp_id, forcing = decoding.pad_id, decoding.eos_id, decoding.bksp_id, decoding.forcing
     actions = torch.full((B, max_new_actions), pad_id, dtype=torch.long, device=device)
     forced = torch.zeros((B, max_new_actions), dtype=torch.bool, device=device)
     n_actions = torch.zeros(B, dtype=torch.long, device=device)
@@ -132,19 +175,15 @@ def generate_with_backspace(
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     logit_steps: list[torch.Tensor] = []
     # a <bksp> can only happen if the model may choose it or forcing may pick it
-    bksp_possible = (allow_backspace and 0 <= bksp_id < V) or (forcing is not None and forcing.may_backspace())
+    bksp_possible = (decoding.allow_backspace and 0 <= bksp_id < V) or (forcing is not None and forcing.may_backspace())
 
     for step in range(max_new_actions):
         scores = logits.float()  # (B, V); the processors modify it in place (logits is ours)
         if return_logits:
             logit_steps.append(scores.clone())
-        for processor in processors:
-            scores = processor(state, scores)
-        if do_sample:
-            scores = process_logits(scores, temperature=sampling_temperature, top_k=top_k, top_p=top_p)
-        action = sample_from_logits(scores, do_sample=do_sample, generator=generator)  # (B,)
+        action = decoding.choose(state, scores)  # (B,)
         if forcing is not None:
-            action, forced[:, step] = forcing(state, action, active, generator)
+            action, forced[:, step] = forcing(state, action, active, decoding.generator)
 
         action = torch.where(active, action, pad_id)
         actions[:, step] = action
