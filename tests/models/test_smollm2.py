@@ -9,6 +9,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from imitlm.evaluation.generation import generate_samples
 from imitlm.models import add_backspace, bksp_id_of, load_trained, resolve_model_path
+from imitlm.models.sources import offline_model_path
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +30,8 @@ def test_lora_sequencematch_on_smollm2_saves_a_model_that_reloads_exactly(cli, t
     bksp = bksp_id_of(merged, required=True)
     assert tokenizer.convert_ids_to_tokens(bksp) == "<bksp>"
     base_dir = resolve_model_path("smollm2-135m")
+    gguf = offline_model_path("smollm2-135m")  # the same file by path, and as a directory plus --gguf_file
+    assert resolve_model_path(str(gguf)) == resolve_model_path(str(gguf.parent), gguf.name) == base_dir
     base = AutoModelForCausalLM.from_pretrained(base_dir)
     add_backspace(AutoTokenizer.from_pretrained(base_dir), base)
     adapted = PeftModel.from_pretrained(base, str(out / "adapter")).eval()
