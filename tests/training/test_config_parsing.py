@@ -1,5 +1,6 @@
 """Config: every shipped YAML parses; flags override YAML keys; bad values are one-line errors."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ def test_every_shipped_config_parses(path):
     assert isinstance(config, ImitConfig)
     recipe = load_recipe(path)
     for key, value in recipe.items():
-        if key not in ("output_dir", "report_to", "lr_scheduler_type", "peft_config"):
+        if key in ("logging_steps", "eval_steps", "save_steps") and 0 < value < 1:  # a fraction of max_steps
+            assert getattr(config, key) == math.ceil(config.max_steps * value), key
+        elif key not in ("output_dir", "report_to", "lr_scheduler_type", "peft_config"):
             assert getattr(config, key) == value, key
     assert (
         path.read_text().startswith("#")

@@ -372,6 +372,18 @@ class ImitConfig(TrainingArguments):
             raise UserError(f"{reason[:300]}; fix the option it names (see `imitlm train --help`)") from None
         self.validate()
         self.validate_combinations()
+        self.resolve_step_fractions()
+
+    def resolve_step_fractions(self) -> None:
+        """Logging, evaluation and saving intervals given as fractions of --max_steps become step counts, as the
+        Trainer would compute them: a resumed run then compares equal numbers with its checkpoint's trainer state
+        (the Trainer warns about every fraction otherwise)."""
+        if self.max_steps <= 0:
+            return
+        for name in ("logging_steps", "eval_steps", "save_steps"):
+            value = getattr(self, name)
+            if value is not None and 0 < value < 1:
+                setattr(self, name, max(1, math.ceil(self.max_steps * value)))
 
     def quiet_without_accelerator(self) -> None:
         """On a machine (or a run) without an accelerator: no pinned memory, which torch would refuse with a warning
