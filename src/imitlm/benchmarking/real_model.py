@@ -49,7 +49,7 @@ class RealBenchSettings:
 
 
 REAL_DEFAULT = RealBenchSettings(
-    rows=512, batch=8, max_length=128, steps=10, rounds=2, rollout_batch=8, rollout_tokens=24,
+    rows=512, batch=8, max_length=128, steps=10, rounds=1, rollout_batch=8, rollout_tokens=24,
     gen_batch=8, gen_prompt_tokens=16, gen_tokens=24, memory_length=256, memory_repeats=2,
 )  # fmt: skip
 REAL_QUICK = RealBenchSettings(
