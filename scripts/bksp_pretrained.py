@@ -42,11 +42,12 @@ def train_run(preset: str, overrides: dict, seed: int, steps: int, out: Path) ->
 
 
 def train_child(preset: str, overrides: dict, seed: int, steps: int, out: Path) -> None:
-    from bksp_probes import PROBES, install
+    from bksp_probes import PROBES, as_options, install
 
     from imitlm.training.parsing import config_from_dict
     from imitlm.training.run import train
 
+    overrides = as_options(overrides)
     probes = {key: overrides.pop(key) for key in PROBES if key in overrides}
     install(probes)
 
