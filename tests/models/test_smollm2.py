@@ -47,3 +47,22 @@ def test_lora_sequencematch_on_smollm2_saves_a_model_that_reloads_exactly(cli, t
     )
     words = samples[0].text.split()
     assert len(words) >= 3 and all(word.isascii() for word in words), samples[0].text  # English, not ids or bytes
+
+
+def test_an_offline_name_is_never_looked_up_on_the_hub(monkeypatch):
+    """`imitlm train --model_name_or_path smollm2-135m` once asked the Hub for `smollm2-135m/config.json` before
+    training (five retries, ~40 s, on a machine without the Hub): the vocabulary check must read the converted
+    directory."""
+    from types import SimpleNamespace
+
+    from transformers import AutoConfig
+
+    from imitlm.models.files import note_resized_vocabulary
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path("smollm2-135m"))
+    asked = []
+    real = AutoConfig.from_pretrained
+    monkeypatch.setattr(AutoConfig, "from_pretrained", lambda name, **kw: asked.append(name) or real(name, **kw))
+    config = SimpleNamespace(model_name_or_path="smollm2-135m", gguf_file=None, tokenizer_name_or_path=None)
+    note_resized_vocabulary(config, tokenizer)
+    assert asked == [resolve_model_path("smollm2-135m")]

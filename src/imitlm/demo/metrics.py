@@ -7,7 +7,6 @@ from imitlm.evaluation.generation import Sample, forced_error_samples, generate_
 from imitlm.evaluation.metrics import distinct_n, exact_match, per_question_correct, perplexity, self_bleu
 from imitlm.evaluation.rewards import score_rows, spearman
 from imitlm.models import bksp_id_of, load_trained, run_settings
-from imitlm.objectives import get_preset
 from imitlm.rollout.display import trace_of
 from imitlm.tasks import arithmetic_rows
 
@@ -79,18 +78,19 @@ def evaluate_method(model_dir: str, settings, preset: str, split: str = "test") 
     result["distinct_1"] = sum(distinct_n(g, 1, list) for g in groups) / len(groups)
     result["distinct_2"] = sum(distinct_n(g, 2, list) for g in groups) / len(groups)
     result["self_bleu"] = sum(self_bleu(g, tokenize="char") for g in groups) / len(groups)
-    if get_preset(preset).use_il:
-        # Wulfmeier et al.'s reward analysis: do sequence returns rank correct answers above wrong ones?
-        scored = score_rows(
-            model,
-            tokenizer,
-            prompts,
-            [s.text or "0" for s in sampled],
-            gamma=run_settings(model)["gamma"],
-            tau=run_settings(model)["q_temperature"],
-        )
-        correct = [float(exact_match(s.text, r)) for s, r in zip(sampled, references)]
-        result["reward_return_spearman"] = spearman([row["return"] for row in scored], correct)
+    # Wulfmeier et al.'s reward analysis: do sequence returns rank correct answers above wrong ones? For every preset:
+    # an MLE model's logits imply a reward too, the comparison the paper makes.
+    saved = run_settings(model)
+    scored = score_rows(
+        model,
+        tokenizer,
+        prompts,
+        [s.text or "0" for s in sampled],
+        gamma=saved.get("gamma", 0.998),
+        tau=saved.get("q_temperature", 1.0),
+    )
+    correct = [float(exact_match(s.text, r)) for s, r in zip(sampled, references)]
+    result["reward_return_spearman"] = spearman([row["return"] for row in scored], correct)
     result["num_test_examples"] = len(prompts)
     result = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()}
     result.update({name: sum(values) / len(values) for name, values in per_question.items()})  # exact fractions

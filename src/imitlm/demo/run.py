@@ -1,4 +1,4 @@
-"""`imitlm demo`: the papers' comparisons at small scale on the built-in default (arithmetic, tiny GPT-2, CPU).
+"""`imitlm demo`: the papers' comparisons at small scale on the built-in default (arithmetic, tiny 2-layer Llama, CPU).
 
 One MLE base model is trained from scratch; each preset then continues from it for the same number of steps,
 and every model is evaluated on the same held-out test questions (docs/design.md, "Evaluation"). Results go to

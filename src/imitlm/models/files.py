@@ -65,9 +65,12 @@ def note_resized_vocabulary(config, tokenizer) -> None:
         return
     from transformers import AutoConfig
 
-    try:
-        vocab = getattr(AutoConfig.from_pretrained(config.model_name_or_path), "vocab_size", None)
-    except Exception:  # an unloadable config is reported, with its reason, when the model is loaded
+    from imitlm.models.sources import resolve_model_path
+
+    try:  # an offline name or GGUF file is read where it was converted, never looked up on the Hub
+        name = resolve_model_path(config.model_name_or_path, getattr(config, "gguf_file", None))
+        vocab = getattr(AutoConfig.from_pretrained(name), "vocab_size", None)
+    except Exception:  # a missing wheel, a bad file or an unloadable config is reported, with its reason, when the model is loaded
         return
     if isinstance(vocab, int) and len(tokenizer) > vocab:
         source = config.tokenizer_name_or_path or config.model_name_or_path
