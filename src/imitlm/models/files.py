@@ -70,7 +70,7 @@ def note_resized_vocabulary(config, tokenizer) -> None:
     try:  # an offline name or GGUF file is read where it was converted, never looked up on the Hub
         name = resolve_model_path(config.model_name_or_path, getattr(config, "gguf_file", None))
         vocab = getattr(AutoConfig.from_pretrained(name), "vocab_size", None)
-    except Exception:  # a missing wheel, a bad file or an unloadable config is reported, with its reason, when the model is loaded
+    except Exception:  # a missing wheel, a bad file, an unloadable config: reported when the model is loaded
         return
     if isinstance(vocab, int) and len(tokenizer) > vocab:
         source = config.tokenizer_name_or_path or config.model_name_or_path
