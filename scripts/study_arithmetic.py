@@ -39,7 +39,10 @@ def parse_variant(text: str) -> tuple[str, dict]:
     overrides = {}
     for item in filter(None, rest.split(",")):
         key, value = item.split("=")
-        overrides[key] = float(value) if key not in ("noise_type", "divergence", "lr_scheduler_type") else value
+        if value in ("true", "false"):
+            overrides[key] = value == "true"
+        else:
+            overrides[key] = float(value) if key not in ("noise_type", "divergence", "lr_scheduler_type") else value
         if key in ("max_steps", "mle_warmup_steps", "il_ramp_steps", "rollout_every", "warmup_steps"):
             overrides[key] = int(float(value))
     return preset, overrides

@@ -15,7 +15,6 @@ from imitlm.models import (
     load_model,
     load_tokenizer,
     model_max_length,
-    save_run_settings,
 )
 from imitlm.models.files import check_tokenizer_files, note_resized_vocabulary, tokenizer_source
 from imitlm.objectives import get_preset
@@ -164,7 +163,7 @@ def train(config: ImitConfig, callbacks=None, peft_config=None, announce: bool =
         except KeyboardInterrupt:
             step = trainer.state.global_step
             raise TrainingInterrupted(step, last_complete_checkpoint(config.output_dir)) from None
-        save_final(config, trainer, peft_config)
+        save_final(config, trainer)
     return trainer
 
 
@@ -207,17 +206,10 @@ def build_trainer(config: ImitConfig, callbacks=None, peft_config=None) -> Imita
     return trainer
 
 
-def save_final(config: ImitConfig, trainer: ImitationTrainer, peft_config=None) -> None:
+def save_final(config: ImitConfig, trainer: ImitationTrainer) -> None:
     """The final model (merged, with the adapter beside it, for LoRA), its settings, state and log history."""
     output = Path(config.output_dir)
-    if config.use_peft or peft_config is not None:
-        trainer.save_model(str(output / "adapter"))  # the adapter alone
-        if trainer.is_world_process_zero():  # and a merged model that `imitlm evaluate` loads like any other
-            merged_lora_model(trainer, config, output / "adapter").save_pretrained(config.output_dir)
-            trainer.processing_class.save_pretrained(config.output_dir)
-    else:
-        trainer.save_model(config.output_dir)  # model + config (+ bksp_token_id) + tokenizer
+    trainer.save_model(config.output_dir)  # with LoRA: the adapter in adapter/, the merged model beside it
     if trainer.is_world_process_zero():
-        save_run_settings(config.output_dir, resolved_settings(config, trainer))
         trainer.save_state()
         (output / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
@@ -23,7 +24,7 @@ from imitlm.backspace.layout import target_counts
 from imitlm.data.batches import concat_batches
 from imitlm.data.checks import check_backspace_rows
 from imitlm.errors import UserError
-from imitlm.models import add_backspace, bksp_id_of
+from imitlm.models import add_backspace, bksp_id_of, save_run_settings
 from imitlm.objectives import ObjectiveSpec, default_chunk_size, get_preset, ramped
 from imitlm.rollout.buffer import ReplayBuffer, collect_rollouts, rollout_prompts
 from imitlm.training.checkpoints import (
@@ -371,6 +372,27 @@ class ImitationTrainer(Trainer):
         super()._issue_warnings_after_load(
             SimpleNamespace(missing_keys=real, unexpected_keys=load_result.unexpected_keys)
         )
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """The Trainer's for checkpoints. Called by the user (or `imitlm train` at the end) it saves what every
+        command loads: the model, its tokenizer and the run's settings (config.json, `imitlm`); with LoRA the adapter
+        goes to OUTPUT/adapter and the model merged with it to OUTPUT. The merge happens in place (no second copy of
+        the weights): the adapter is folded in, so train no further after saving a LoRA model."""
+        if _internal_call:
+            return super().save_model(output_dir, _internal_call)
+        from imitlm.training.run import merged_lora_model, resolved_settings  # run.py imports this module
+
+        output_dir = output_dir or self.args.output_dir
+        if getattr(self.model, "peft_config", None) is None:
+            super().save_model(output_dir)  # model + config (+ bksp_token_id) + tokenizer
+        else:
+            adapter = os.path.join(output_dir, "adapter")
+            super().save_model(adapter)
+            if self.is_world_process_zero():
+                merged_lora_model(self, self.args, Path(adapter)).save_pretrained(output_dir)
+                self.processing_class.save_pretrained(output_dir)
+        if self.is_world_process_zero():
+            save_run_settings(output_dir, resolved_settings(self.args, self))
 
     def _save_checkpoint(self, model, trial) -> None:
         check_finite_weights(model, self.state.global_step, self.args.output_dir)
