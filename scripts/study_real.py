@@ -40,28 +40,23 @@ FEATURES = {"smollm2": "smollm2-135m", "minilm": "all-minilm-l6-v2"}
 
 
 def train_config(study: str, preset: str, overrides: dict, seed: int, args, out: Path) -> dict:
-    """The settings of the LoRA runs of issue 34 (batch 8, lr 2e-4, r 16 on q/k/v/o) with the preset's defaults."""
-    task = {"task": "text", "dataset_name": "lee", "max_length": 128}
+    """The settings of the LoRA runs of issue 34 (batch 8, lr 2e-4, r 16 on q/k/v/o) with the preset's defaults: the
+    configuration of `imitlm demo --model` (`demo.pretrained.lora_config`) with this study's steps and rates."""
+    from imitlm.demo.pretrained import PretrainedDemoSettings, lora_config
+
+    settings = PretrainedDemoSettings(
+        model=MODEL,
+        preset_steps=args.steps,
+        arithmetic_steps=args.steps,
+        batch_size=args.batch_size,
+        arithmetic_batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        arithmetic_learning_rate=args.learning_rate,
+        difficulty=args.difficulty,
+    )
     if study == "arithmetic":
-        task = {"task": "arithmetic", "difficulty": args.difficulty, "num_train_examples": args.train_examples}
-    return {
-        "model_name_or_path": MODEL,
-        **task,
-        "objective": preset,
-        "use_peft": True,
-        "lora_target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"],
-        "per_device_train_batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "max_steps": args.steps,
-        "seed": seed,
-        "output_dir": str(out),
-        "use_cpu": True,
-        "report_to": "none",
-        "save_strategy": "no",
-        "disable_tqdm": True,
-        "logging_steps": 10,
-        **overrides,
-    }
+        overrides = {"num_train_examples": args.train_examples, **overrides}
+    return lora_config(settings, study, preset, seed, out, **overrides)
 
 
 def train_child(config: dict) -> None:
@@ -91,72 +86,6 @@ def first_loss_terms(model_dir: str) -> dict:
         if "loss" in entry:
             return {k: round(v, 4) for k, v in entry.items() if k == "loss" or k.startswith("objective/")}
     return {}
-
-
-@torch.no_grad()
-def base_log_likelihoods(base, tokenizer, prompts: list[str], texts: list[str]) -> list[float]:
-    """Summed log-likelihood of each continuation (+EOS) after its prompt under the untuned base model."""
-    from imitlm.evaluation.scoring import teacher_forced
-    from imitlm.objectives import log_policy_of
-
-    out = []
-    for _, _, layout, values, q_taken in teacher_forced(base, tokenizer, prompts, texts, 32, 1.0):
-        picked = log_policy_of(q_taken, values, layout.targets, 1.0)
-        out += [float(picked[row][layout.target_mask[row]].sum()) for row in range(picked.shape[0])]
-    return out
-
-
-def score_text(model_dir: str, rows, seed: int, args, base) -> tuple[dict, list[dict]]:
-    from imitlm.evaluation.evaluate import completion_nll
-    from imitlm.evaluation.generation import generate_samples
-    from imitlm.evaluation.metrics import distinct_n, perplexity, self_bleu
-    from imitlm.evaluation.rewards import score_rows, spearman
-    from imitlm.evaluation.text_eval import mauve_from_features, text_features
-    from imitlm.models import bksp_id_of, load_trained, run_settings
-
-    model, tokenizer = load_trained(model_dir)
-    prompts, references = list(rows["prompt"]), list(rows["completion"])
-    samples = generate_samples(
-        model, tokenizer, prompts, max_new_tokens=args.max_new_tokens, batch_size=16, do_sample=True, seed=seed
-    )
-    texts = [s.text for s in samples]
-    bksp = bksp_id_of(model)
-    nll, tokens = completion_nll(model, tokenizer, rows, 16)
-    result = {
-        "perplexity": perplexity(nll, tokens),
-        "distinct_1": distinct_n(texts, 1),
-        "distinct_2": distinct_n(texts, 2),
-        "distinct_3": distinct_n(texts, 3),
-        "self_bleu": self_bleu(texts),
-        "mean_length_words": sum(len(t.split()) for t in texts) / len(texts),
-        "backspace_rate": sum(s.num_backspaces(bksp) for s in samples) / max(sum(len(s.actions) for s in samples), 1),
-        "samples_with_backspace": sum(s.num_backspaces(bksp) > 0 for s in samples),
-    }
-    distance = None
-    for name, features_model in FEATURES.items():
-        generated = text_features(texts, features_model)
-        human = text_features(references, features_model)
-        result[f"mauve_{name}"] = mauve_from_features(human.numpy(), generated.numpy())
-        if name == "smollm2":
-            distance = (generated - human).norm(dim=-1).tolist()  # to the human continuation of the same prompt
-    scored = score_rows(
-        model,
-        tokenizer,
-        prompts,
-        [t or "." for t in texts],
-        gamma=run_settings(model).get("gamma", 0.998),
-        tau=run_settings(model).get("q_temperature", 1.0),
-        batch_size=16,
-    )
-    returns = [row["return"] for row in scored]
-    base_ll = base_log_likelihoods(base[0], base[1], prompts, [t or "." for t in texts])
-    result["spearman_return_base_loglik"] = spearman(returns, base_ll)
-    result["spearman_return_neg_feature_distance"] = spearman(returns, [-d for d in distance])
-    generations = [
-        {"prompt": p, "text": t, "reference": r, "return": ret, "base_loglik": ll, "feature_distance": d}
-        for p, t, r, ret, ll, d in zip(prompts, texts, references, returns, base_ll, distance)
-    ]
-    return result, generations
 
 
 def score_arithmetic(model_dir: str, preset: str, args) -> dict:
@@ -195,6 +124,7 @@ def main() -> None:
     parser.add_argument("--base", action="store_true", help="Also score the untuned base model (once per seed).")
     args = parser.parse_args()
 
+    from imitlm.demo.pretrained import score_text
     from imitlm.models import load_trained
     from imitlm.tasks.corpora import corpus_rows
 
@@ -219,7 +149,7 @@ def main() -> None:
         row.update({"train_seconds": round(seconds, 1), "loss_terms_first": first_loss_terms(model_dir)})
         started = time.perf_counter()
         if args.study == "text":
-            metrics, generations = score_text(model_dir, rows, seed, args, base)
+            metrics, generations = score_text(model_dir, rows, seed, args.max_new_tokens, base, FEATURES)
             folder = Path(args.out_dir) / "generations"
             folder.mkdir(parents=True, exist_ok=True)
             name = f"{args.split}_{run_name(variant)}_s{seed}.jsonl"

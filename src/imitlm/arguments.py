@@ -120,6 +120,13 @@ class DemoArguments:
         metadata={"help": "The longer configuration: the 4-layer Llama base (about an hour on 2 CPU cores)."},
     )
     output_dir: str = field(default="runs/demo", metadata={"help": "Where models, results.json and report.md go."})
+    model: str | None = field(
+        default=None,
+        metadata={
+            "help": "A pretrained model (hub name, directory, .gguf file, or smollm2-135m): every preset fine-tuned "
+            "from it with LoRA, 3 seeds, on arithmetic and on lee prose (default output_dir runs/demo-model)."
+        },
+    )
     task: str = field(
         default="arithmetic",
         metadata={

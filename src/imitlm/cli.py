@@ -302,6 +302,15 @@ def run_demo(args) -> int:
 
     if args.quick and args.full:
         raise UserError("--quick and --full contradict each other; pass one of them")
+    if args.model is not None:
+        from imitlm.demo.pretrained import run_pretrained_demo
+
+        if args.full or args.task != "arithmetic":
+            raise UserError("--model runs both tasks from the pretrained model; drop --full and --task")
+        output_dir = "runs/demo-model" if args.output_dir == "runs/demo" else args.output_dir
+        with run_lock(output_dir, f"--output_dir {output_dir}"):
+            run_pretrained_demo(args.model, quick=args.quick, output_dir=output_dir)
+        return 0
     if args.task == "text":
         from imitlm.demo.text import run_text_demo
 

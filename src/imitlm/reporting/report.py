@@ -115,9 +115,12 @@ def plot_curves(curves: dict[str, list[dict]], path: Path) -> None:
         )
     axes[0].set_title("base model: MLE loss")
     axes[1].set_title("continued training: data NLL (objective/mle)")
+    if "base" not in curves:  # fine-tuned from a pretrained model (`imitlm demo --model`): no base phase
+        axes[0].set_title("no base phase (pretrained model)")
     for ax in axes:
         ax.set_xlabel("step")
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
