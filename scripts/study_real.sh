@@ -17,6 +17,8 @@ case "$1" in
       $S --study arithmetic --split validation --steps 150 --batch_size 16 --learning_rate $lr --num_prompts 200 \
          --seeds 1 --out_dir runs/real_lr$lr --variant mle --results $R/arithmetic_validation_probe.jsonl
     done ;;
+  base23)  # run once text-b2 had finished, on the free core: the untuned base's second and third sample sets
+    $S --study text --split test --steps 60 --num_prompts 150 --seeds 2 3 --out_dir runs/real --base --results $R/text_test.jsonl ;;
   text-b2)  # as run: the second process after the probe; text-a's mle seed 3 moved here to balance the two
     $S --study text --split test --steps 60 --num_prompts 150 --seeds 1 2 3 --out_dir runs/real \
        --variant mle_bksp --variant iqlearn --results $R/text_test.jsonl

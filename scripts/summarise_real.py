@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--arithmetic")
     parser.add_argument("--references", nargs="+", default=["mle", "mle_bksp"])
     parser.add_argument("--summary", help="Write the summary JSON here.")
+    parser.add_argument("--note", default="", help="Recorded in the summary as `note` (what was and was not run).")
     args = parser.parse_args()
     text_runs, arithmetic_runs = read(args.text), read(args.arithmetic)
     text, text_lines = text_section(text_runs, args.references)
@@ -162,6 +163,7 @@ def main() -> None:
             "text": text,
             "arithmetic": arithmetic,
             "rewards": rewards,
+            "note": args.note,
         }
         with open(args.summary, "w") as handle:
             json.dump(result, handle, indent=1)
