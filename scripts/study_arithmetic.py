@@ -56,7 +56,7 @@ def run_name(variant: str) -> str:
 def evaluate(model_dir: str, preset: str, split: str, num: int, difficulty: int) -> dict:
     """The demo's metrics on ``split``; per-question correctness under the keys summarise_study.py reads."""
     settings = replace(DEFAULT, num_test_examples=num, difficulty=difficulty)
-    metrics = evaluate_method(model_dir, settings, preset, split=split)
+    metrics = evaluate_method(model_dir, settings, split=split)
     per_question = metrics.pop("per_question")
     out = {f"correct_forced_{rate}": per_question[f"accuracy_forced_{rate}"] for rate in RATES[1:]}
     out["correct_forced_0.0"] = per_question["accuracy_greedy"]

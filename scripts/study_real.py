@@ -41,8 +41,8 @@ FEATURES = {"smollm2": "smollm2-135m", "minilm": "all-minilm-l6-v2"}
 
 def train_config(study: str, preset: str, overrides: dict, seed: int, args, out: Path) -> dict:
     """The settings of the LoRA runs of issue 34 (batch 8, lr 2e-4, r 16 on q/k/v/o) with the preset's defaults: the
-    configuration of `imitlm demo --model` (`demo.pretrained.lora_config`) with this study's steps and rates."""
-    from imitlm.demo.pretrained import PretrainedDemoSettings, lora_config
+    configuration of `imitlm demo --model` (`demo.pretrained.finetune_config`) with this study's steps and rates."""
+    from imitlm.demo.pretrained import PretrainedDemoSettings, finetune_config
 
     settings = PretrainedDemoSettings(
         model=MODEL,
@@ -56,7 +56,7 @@ def train_config(study: str, preset: str, overrides: dict, seed: int, args, out:
     )
     if study == "arithmetic":
         overrides = {"num_train_examples": args.train_examples, **overrides}
-    return lora_config(settings, study, preset, seed, out, **overrides)
+    return finetune_config(settings, study, preset, seed, out, **overrides)
 
 
 def train_child(config: dict) -> None:
@@ -88,12 +88,12 @@ def first_loss_terms(model_dir: str) -> dict:
     return {}
 
 
-def score_arithmetic(model_dir: str, preset: str, args) -> dict:
+def score_arithmetic(model_dir: str, args) -> dict:
     from imitlm.demo.metrics import evaluate_method
     from imitlm.demo.settings import DEFAULT
 
     settings = replace(DEFAULT, num_test_examples=args.num_prompts, difficulty=args.difficulty)
-    metrics = evaluate_method(model_dir, settings, preset, split=args.split)
+    metrics = evaluate_method(model_dir, settings, split=args.split)
     per_question = metrics.pop("per_question")
     metrics.pop("backspace_examples", None)
     return {**metrics, "per_question": per_question}
@@ -155,7 +155,7 @@ def main() -> None:
             name = f"{args.split}_{run_name(variant)}_s{seed}.jsonl"
             (folder / name).write_text("".join(json.dumps(g) + "\n" for g in generations))
         else:
-            metrics = score_arithmetic(model_dir, variant.partition(":")[0] if variant != "base" else "mle", args)
+            metrics = score_arithmetic(model_dir, args)
             row["difficulty"] = args.difficulty
         row["score_seconds"] = round(time.perf_counter() - started, 1)
         row.update({k: clean(v) for k, v in metrics.items()})

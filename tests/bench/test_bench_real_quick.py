@@ -5,26 +5,17 @@ import json
 import math
 
 import pytest
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from imitlm.cli import main
-from imitlm.models.bpe_tokenizer import build_bpe_tokenizer
 from imitlm.objectives import BASELINE, PRESETS
-from imitlm.tasks.corpora import corpus_rows
+
+from tests_support import save_tiny_llama
 
 pytestmark = pytest.mark.slow
 
 
 def test_real_model_bench_writes_every_ratio(tmp_path):
-    rows = corpus_rows("lee", "train").select(range(200))
-    tokenizer = build_bpe_tokenizer((r["prompt"] + r["completion"] for r in rows), vocab_size=400)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(tmp_path / "tiny")
-    tokenizer.save_pretrained(tmp_path / "tiny")
+    save_tiny_llama(tmp_path / "tiny")
     output = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--model", str(tmp_path / "tiny"), "--output", str(output)]) == 0
     result = json.loads(output.read_text())

@@ -4,27 +4,17 @@
 import json
 
 import pytest
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from imitlm.cli import main
-from imitlm.models.bpe_tokenizer import build_bpe_tokenizer
 from imitlm.objectives import BASELINE, PRESETS
-from imitlm.tasks.corpora import corpus_rows
+
+from tests_support import save_tiny_llama
 
 pytestmark = pytest.mark.slow
 
 
 def test_demo_from_a_pretrained_model_writes_both_reports(tmp_path, cli):
-    rows = corpus_rows("lee", "train").select(range(200))
-    texts = [r["prompt"] + r["completion"] for r in rows] + ["In base 7, what is -12 + 5? -4"] * 20
-    tokenizer = build_bpe_tokenizer(texts, vocab_size=400)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-    )  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(tmp_path / "tiny")
-    tokenizer.save_pretrained(tmp_path / "tiny")
+    save_tiny_llama(tmp_path / "tiny", ["In base 7, what is -12 + 5? -4"] * 20)  # digits in the vocabulary
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--model", str(tmp_path / "tiny"), "--output_dir", str(out)]) == 0
     for task, headline in (("arithmetic", "accuracy_forced_0.1"), ("text", "perplexity")):

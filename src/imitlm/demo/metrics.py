@@ -32,7 +32,7 @@ def backspace_fixes(sample: Sample, reference: str, tokenizer, bksp_id: int | No
     return total, fixed
 
 
-def evaluate_method(model_dir: str, settings, preset: str, split: str = "test") -> dict:
+def evaluate_method(model_dir: str, settings, split: str = "test") -> dict:
     """Every demo metric of one trained model on ``settings.num_test_examples`` questions of ``split``;
     ``per_question`` holds 0/1 correctness per question for each accuracy (the same questions for every method and
     seed). The study script scores its validation runs with the same function."""

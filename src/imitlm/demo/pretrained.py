@@ -62,7 +62,7 @@ def quick_settings(model: str) -> PretrainedDemoSettings:
     )
 
 
-def lora_config(settings, task: str, preset: str, seed: int, output_dir: Path, **overrides) -> dict:
+def finetune_config(settings, task: str, preset: str, seed: int, output_dir: Path, **overrides) -> dict:
     """One LoRA run of ``preset`` from ``settings.model`` on ``task`` ("text": `lee`; "arithmetic")."""
     text = task == "text"
     data = {"task": "text", "dataset_name": "lee", "max_length": 128}
@@ -174,7 +174,7 @@ def run_text(settings: PretrainedDemoSettings, out: Path, preset: str, seed: int
     from imitlm.tasks.corpora import corpus_rows
 
     rows = corpus_rows("lee", "test").select(range(settings.num_text_prompts))
-    config = lora_config(settings, "text", preset, seed, out / preset / f"seed_{seed}")
+    config = finetune_config(settings, "text", preset, seed, out / preset / f"seed_{seed}")
     if settings.rollout_batch_size:  # quick runs: short rollouts too
         config["max_new_tokens"] = settings.max_new_tokens
 
@@ -190,8 +190,20 @@ def run_text(settings: PretrainedDemoSettings, out: Path, preset: str, seed: int
 
 
 def run_arithmetic(settings: PretrainedDemoSettings, out: Path, preset: str, seed: int) -> dict:
-    config = lora_config(settings, "arithmetic", preset, seed, out / preset / f"seed_{seed}")
-    return trained_row(preset, seed, config, lambda model_dir: evaluate_method(model_dir, settings, preset))
+    config = finetune_config(settings, "arithmetic", preset, seed, out / preset / f"seed_{seed}")
+    return trained_row(preset, seed, config, lambda model_dir: evaluate_method(model_dir, settings))
+
+
+ARITHMETIC_COLUMNS = (
+    "accuracy_greedy",
+    "accuracy_forced_0.05",
+    "accuracy_forced_0.1",
+    "accuracy_sampled",
+    "self_bleu",
+    "backspace_rate",
+    "reward_return_spearman",
+    "train_seconds",
+)
 
 
 TEXT_METRICS = (
@@ -233,18 +245,6 @@ def write_task_report(results: dict, out: Path, task: str) -> str:
     lines += ["", "![training curves](training_curves.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return table
-
-
-ARITHMETIC_COLUMNS = (
-    "accuracy_greedy",
-    "accuracy_forced_0.05",
-    "accuracy_forced_0.1",
-    "accuracy_sampled",
-    "self_bleu",
-    "backspace_rate",
-    "reward_return_spearman",
-    "train_seconds",
-)
 
 
 def run_pretrained_demo(model: str, quick: bool = False, output_dir: str = "runs/demo-model") -> dict:

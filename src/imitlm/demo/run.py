@@ -66,7 +66,7 @@ def objective_table(settings, out: Path, config_of) -> dict[str, dict]:
 def run_one(settings: DemoSettings, out: Path, preset: str, seed: int) -> dict:
     """One imitation phase from the shared base (``preset``, ``seed``) and its evaluation on the test questions."""
     config = preset_config(settings, out, preset, seed)
-    return trained_row(preset, seed, config, lambda model_dir: evaluate_method(model_dir, settings, preset))
+    return trained_row(preset, seed, config, lambda model_dir: evaluate_method(model_dir, settings))
 
 
 def _one_thread() -> None:
